@@ -1,0 +1,72 @@
+"""``stripay-hooks dev``: the whole service on one machine, for development."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+
+from cli.main import fail
+from shared.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+
+DEV_MERCHANT_KEY = "dev-merchant-key-not-secret"
+SIMULATOR_PORT = 12111
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env)
+
+
+@click.command()
+@click.option("--simulator", "with_simulator", is_flag=True, help="Also run the Stripay simulator and use it as the API.")
+@click.option("--port", type=int, default=None, help="Receiver port (default: $PORT or 8080).")
+@click.option("--processes", type=int, default=1, show_default=True, help="Worker processes.")
+def dev(with_simulator: bool, port: int | None, processes: int) -> None:
+    """Run receiver + worker (+ an embedded Redis when REDIS_URL is unset)."""
+    env = dict(os.environ)
+    children: list[subprocess.Popen[bytes]] = []
+    embedded: EmbeddedRedis | None = None
+    if not env.get("STRIPAY_MERCHANT_KEY") and not env.get("STRIPAY_MERCHANTS_FILE"):
+        if not with_simulator:
+            fail("STRIPAY_MERCHANT_KEY is required (or use --simulator for a local dev key)", code=2)
+        env["STRIPAY_MERCHANT_KEY"] = DEV_MERCHANT_KEY
+    if not env.get("REDIS_URL"):
+        click.echo("warning: REDIS_URL is unset; starting an embedded Redis (development only)", err=True)
+        try:
+            embedded = EmbeddedRedis()
+            embedded.start()
+        except EmbeddedRedisError as err:
+            fail(str(err))
+        env["REDIS_URL"] = embedded.url
+    port = port or int(env.get("PORT") or 8080)
+    env["PORT"] = str(port)
+    try:
+        if with_simulator:
+            env["STRIPAY_API_URL"] = f"http://127.0.0.1:{SIMULATOR_PORT}"
+            children.append(_spawn(["simulator", "--port", str(SIMULATOR_PORT)], env))
+        children.append(_spawn(["receiver", "--port", str(port)], env))
+        children.append(_spawn(["worker", "--processes", str(processes)], env))
+        click.echo(f"notify URL: http://127.0.0.1:{port}/stripay/notify", err=True)
+        click.echo(f"Redis:      {env['REDIS_URL']}", err=True)
+        if with_simulator:
+            click.echo(f"simulator:  {env['STRIPAY_API_URL']}  (try: stripay-hooks trigger completed)", err=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        fail("a child process exited; stopping")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if embedded is not None:
+            embedded.cleanup()

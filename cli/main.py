@@ -1,0 +1,41 @@
+"""The ``stripay-hooks`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import NoReturn
+
+import click
+
+from shared.settings import Settings, SettingsError
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One clear line on stderr and an exit code; never a traceback."""
+    click.echo(f"stripay-hooks: {message}", err=True)
+    sys.exit(code)
+
+
+def load_settings(**overrides: str) -> Settings:
+    environ = dict(os.environ)
+    environ.update({name: value for name, value in overrides.items() if value})
+    try:
+        return Settings.from_env(environ)
+    except SettingsError as err:
+        fail(str(err), code=2)
+
+
+@click.group()
+def main() -> None:
+    """Verified, exactly-once order-state changes from Stripay notifications."""
+
+
+def _register() -> None:
+    from cli import dev_cmd, receiver_cmd
+
+    main.add_command(receiver_cmd.receiver)
+    main.add_command(dev_cmd.dev)
+
+
+_register()

@@ -1,0 +1,17 @@
+"""URL map of the receiver."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from receiver.health import healthz, metrics_endpoint, readyz
+from receiver.notify import notify
+
+NOTIFY_PATH = "/stripay/notify"
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post(NOTIFY_PATH, notify)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)

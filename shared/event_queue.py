@@ -1,0 +1,122 @@
+"""Remember a notification and enqueue its RQ job in one server-side step.
+
+One ``EVALSHA`` per notification: if the notification's identity is already
+remembered the script answers "duplicate" and writes nothing; otherwise it
+writes the RQ job hash, pushes the job id on the ``stripay`` queue and only
+then remembers the identity (for ``dedupe_ttl_s``). Redis runs a script to
+completion without interleaving other commands, so 50 identical deliveries
+at once produce exactly one job. Should a write fail inside the script, the
+identity write that comes last has not happened, so Stripay's next retry
+enqueues again: at worst an extra job, which the worker's per-order state
+makes harmless, never a lost one.
+
+The job is built with RQ's own ``Job`` serialization (JSON serializer), so a
+stock RQ worker runs it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio
+from rq.job import Job, JobStatus, Retry
+from rq.serializers import JSONSerializer
+from rq.utils import now
+
+from shared.keys import QUEUE_NAME, RECONCILE_JOB, seen_key
+from shared.notification import identity_of
+from shared.settings import Settings
+
+ENQUEUE_SCRIPT = """
+local existing = redis.call('GET', KEYS[1])
+if existing then
+  return {0, existing}
+end
+redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[4], KEYS[3])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[1]))
+return {1, ARGV[2]}
+"""
+
+RQ_QUEUES_SET = "rq:queues"
+RQ_QUEUE_KEY = f"rq:queue:{QUEUE_NAME}"
+
+# Job objects only need a connection object to exist; this one never connects.
+_UNUSED_CONNECTION = redis.Redis()
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    accepted: bool  # False: a duplicate of a remembered notification
+    job_id: str
+
+
+def build_job(
+    payload: Mapping[str, Any],
+    received_at: float,
+    settings: Settings,
+    source: str = "notify",
+    job_id: str | None = None,
+) -> Job:
+    """The RQ job for one notification, exactly as ``Queue.enqueue`` would save it."""
+    retry = Retry(max=len(settings.retry_s), interval=[int(s) for s in settings.retry_s]) if settings.retry_s else None
+    job = Job.create(
+        RECONCILE_JOB,
+        args=(dict(payload), received_at, source),
+        connection=_UNUSED_CONNECTION,
+        id=job_id or uuid.uuid4().hex,
+        origin=QUEUE_NAME,
+        timeout=settings.job_timeout_s,
+        result_ttl=settings.result_ttl_s,
+        failure_ttl=settings.failure_ttl_s,
+        retry=retry,
+        serializer=JSONSerializer,
+        description=f"reconcile order {payload.get('id')} ({source})",
+    )
+    job.enqueued_at = now()
+    job._status = JobStatus.QUEUED
+    return job
+
+
+def script_call(payload: Mapping[str, Any], received_at: float, settings: Settings) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of :data:`ENQUEUE_SCRIPT` for one notification (pure)."""
+    job = build_job(payload, received_at, settings)
+    fields: list[Any] = []
+    for name, value in job.to_dict().items():
+        fields.extend((name, value))
+    keys = [seen_key(identity_of(payload)), job.key, RQ_QUEUE_KEY, RQ_QUEUES_SET]
+    return keys, [settings.dedupe_ttl_s, job.id, *fields]
+
+
+def _result(reply: list[Any]) -> EnqueueResult:
+    job_id = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+    return EnqueueResult(accepted=int(reply[0]) == 1, job_id=job_id)
+
+
+class AsyncEventQueue:
+    """Enqueue from the aiohttp receiver: one awaited script call per notification."""
+
+    def __init__(self, client: redis.asyncio.Redis, settings: Settings) -> None:
+        self._script = client.register_script(ENQUEUE_SCRIPT)
+        self._settings = settings
+
+    async def enqueue(self, payload: Mapping[str, Any], received_at: float) -> EnqueueResult:
+        keys, args = script_call(payload, received_at, self._settings)
+        return _result(await self._script(keys=keys, args=args))
+
+
+class EventQueue:
+    """The same enqueue, blocking, for the CLI and tools."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self._script = client.register_script(ENQUEUE_SCRIPT)
+        self._settings = settings
+
+    def enqueue(self, payload: Mapping[str, Any], received_at: float) -> EnqueueResult:
+        keys, args = script_call(payload, received_at, self._settings)
+        return _result(self._script(keys=keys, args=args))

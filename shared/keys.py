@@ -1,0 +1,29 @@
+"""Every Redis key and queue name this service writes, in one place."""
+
+from __future__ import annotations
+
+QUEUE_NAME = "stripay"
+RECONCILE_JOB = "worker.jobs.reconcile_notification"
+
+SEEN_PREFIX = "stripay:seen:"            # + notification identity; value: job id
+REJECTED_STREAM = "stripay:rejected"     # quarantined notifications (bad signature)
+TRANSITIONS_STREAM = "stripay:transitions"
+ORDER_PREFIX = "stripay:order:"          # + order id; hash of the current state
+HISTORY_PREFIX = "stripay:history:"      # + order id; list of transitions (JSON)
+API_CACHE_PREFIX = "stripay:apicache:"   # + order id; last API answer, for coalescing
+
+
+def seen_key(identity: str) -> str:
+    return SEEN_PREFIX + identity
+
+
+def order_key(order_id: int) -> str:
+    return f"{ORDER_PREFIX}{order_id}"
+
+
+def history_key(order_id: int) -> str:
+    return f"{HISTORY_PREFIX}{order_id}"
+
+
+def api_cache_key(order_id: int) -> str:
+    return f"{API_CACHE_PREFIX}{order_id}"

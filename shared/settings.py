@@ -1,0 +1,157 @@
+"""Settings: read once from the environment into a frozen dataclass.
+
+Nothing reads ``os.environ`` at import time; entry points call
+``Settings.from_env(os.environ)`` once and pass the object down.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_API_URL = "https://api.stripay.io"
+DEFAULT_RECHECK_S = (600, 1800, 3600, 86400)  # Stripay's own retry schedule
+DEFAULT_RETRY_S = (1, 5, 30, 120, 600)
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise SettingsError(f"{name} must be > 0, got {raw!r}")
+    return value
+
+
+def _schedule(environ: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        values = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise SettingsError(f"{name} must be comma-separated seconds, got {raw!r}") from None
+    if any(value < 0 for value in values):
+        raise SettingsError(f"{name} must not contain negative seconds")
+    return values
+
+
+def _keys(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _load_merchants(path_text: str) -> dict[str, tuple[str, ...]]:
+    """TOML ``[merchants]`` table (or top level) mapping merchantId to a key or list of keys."""
+    name = "STRIPAY_MERCHANTS_FILE"
+    try:
+        document = tomllib.loads(Path(path_text).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SettingsError(f"{name}: cannot read {path_text!r} ({err.strerror})") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError(f"{name}: {path_text!r} is not valid TOML ({err})") from None
+    table = document.get("merchants", document)
+    merchants: dict[str, tuple[str, ...]] = {}
+    for merchant_id, keys in table.items():
+        if isinstance(keys, str):
+            keys = [keys]
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+            raise SettingsError(f"{name}: merchant {merchant_id!r} needs a key or a non-empty list of keys")
+        merchants[str(merchant_id)] = tuple(keys)
+    return merchants
+
+
+@dataclass(frozen=True)
+class Settings:
+    merchant_keys: tuple[str, ...] = field(repr=False)
+    merchants: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    api_url: str = DEFAULT_API_URL
+    redis_url: str | None = None
+    host: str = "0.0.0.0"
+    port: int = 8080
+    dedupe_ttl_s: int = 259200
+    max_body_bytes: int = 65536
+    quarantine_max_len: int = 10000
+    quarantine_ttl_s: int = 7 * 86400
+    recheck_s: tuple[float, ...] = DEFAULT_RECHECK_S
+    retry_s: tuple[float, ...] = DEFAULT_RETRY_S
+    api_timeout_s: float = 10.0
+    job_timeout_s: int = 60
+    result_ttl_s: int = 86400
+    failure_ttl_s: int = 30 * 86400
+    forward_url: str | None = None
+    forward_secret: str | None = field(default=None, repr=False)
+    handler: str | None = None
+    sweep_every_s: int = 0
+    public_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "Settings":
+        merchants_file = environ.get("STRIPAY_MERCHANTS_FILE", "").strip()
+        merchants = _load_merchants(merchants_file) if merchants_file else {}
+        merchant_keys = _keys(environ.get("STRIPAY_MERCHANT_KEY", ""))
+        if not merchant_keys and not merchants:
+            raise SettingsError("STRIPAY_MERCHANT_KEY is required (the Stripay merchant key)")
+        api_url = environ.get("STRIPAY_API_URL", "").strip() or DEFAULT_API_URL
+        if not api_url.startswith(("http://", "https://")):
+            raise SettingsError(f"STRIPAY_API_URL must be an http(s) URL, got {api_url!r}")
+        forward_url = environ.get("STRIPAY_FORWARD_URL", "").strip() or None
+        forward_secret = environ.get("STRIPAY_FORWARD_SECRET", "").strip() or None
+        if forward_url and not forward_secret:
+            raise SettingsError("STRIPAY_FORWARD_SECRET is required when STRIPAY_FORWARD_URL is set")
+        return cls(
+            merchant_keys=merchant_keys,
+            merchants=merchants,
+            api_url=api_url.rstrip("/"),
+            redis_url=environ.get("REDIS_URL", "").strip() or None,
+            host=environ.get("HOST", "").strip() or "0.0.0.0",
+            port=_int(environ, "PORT", 8080),
+            dedupe_ttl_s=_int(environ, "STRIPAY_DEDUPE_TTL_S", 259200, minimum=1),
+            max_body_bytes=_int(environ, "STRIPAY_MAX_BODY_BYTES", 65536, minimum=1),
+            recheck_s=_schedule(environ, "STRIPAY_RECHECK_S", DEFAULT_RECHECK_S),
+            retry_s=_schedule(environ, "STRIPAY_RETRY_S", DEFAULT_RETRY_S),
+            api_timeout_s=_float(environ, "STRIPAY_API_TIMEOUT_S", 10.0),
+            job_timeout_s=_int(environ, "STRIPAY_JOB_TIMEOUT_S", 60, minimum=1),
+            forward_url=forward_url,
+            forward_secret=forward_secret,
+            handler=environ.get("STRIPAY_HANDLER", "").strip() or None,
+            sweep_every_s=_int(environ, "STRIPAY_SWEEP_EVERY_S", 0),
+            public_url=(environ.get("STRIPAY_PUBLIC_URL", "").strip().rstrip("/") or None),
+        )
+
+    def keys_for(self, merchant_id: object) -> tuple[str, ...]:
+        """Keys that may sign a notification from ``merchant_id`` (all are tried)."""
+        if merchant_id is not None and self.merchants:
+            keys = self.merchants.get(str(merchant_id))
+            if keys:
+                return keys
+        return self.merchant_keys
+
+    @property
+    def api_key(self) -> str:
+        """The key used for API calls: the first configured one."""
+        if self.merchant_keys:
+            return self.merchant_keys[0]
+        return next(iter(self.merchants.values()))[0]

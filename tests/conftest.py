@@ -1,0 +1,45 @@
+"""Shared fixtures: a real redis-server started by the suite, never a mock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from shared.embedded_redis import EmbeddedRedis
+from shared.settings import Settings
+
+from tests.support.payloads import MERCHANT_KEY
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
+    if redis_server.process is None or redis_server.process.poll() is not None:
+        redis_server.start()  # a previous test stopped it
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    yield redis_server.url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    return Settings(merchant_keys=(MERCHANT_KEY,), redis_url=redis_url, retry_s=(1, 2))
+
+

@@ -1,0 +1,81 @@
+import time
+
+import pytest
+import redis
+from rq import Queue, SimpleWorker
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from shared.event_queue import EventQueue, build_job
+from shared.keys import QUEUE_NAME
+from shared.notification import identity_of
+from tests.support.payloads import order_payload
+
+
+def rq_queue(client: redis.Redis) -> Queue:
+    return Queue(QUEUE_NAME, connection=client, serializer=JSONSerializer)
+
+
+def test_enqueued_job_is_run_by_a_stock_rq_worker(redis_client, settings) -> None:
+    payload = order_payload(5)
+    result = EventQueue(redis_client, settings).enqueue(payload, received_at=1700000000.0)
+    queue = rq_queue(redis_client)
+    assert queue.job_ids == [result.job_id]
+    SimpleWorker([queue], connection=redis_client, serializer=JSONSerializer).work(burst=True)
+    job = Job.fetch(result.job_id, connection=redis_client, serializer=JSONSerializer)
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.args == [payload, 1700000000.0, "notify"]
+    assert job.return_value()["order_id"] == 5
+
+
+def test_job_carries_explicit_ttls_timeout_and_retry_schedule(settings) -> None:
+    job = build_job(order_payload(), 0.0, settings)
+    assert (job.result_ttl, job.failure_ttl, job.timeout) == (
+        settings.result_ttl_s, settings.failure_ttl_s, settings.job_timeout_s)
+    assert job.retries_left == len(settings.retry_s)
+    assert job.retry_intervals == [int(s) for s in settings.retry_s]
+
+
+def test_remembered_identity_expires_after_dedupe_ttl(redis_client, settings) -> None:
+    payload = order_payload()
+    EventQueue(redis_client, settings).enqueue(payload, 0.0)
+    ttl_s = redis_client.ttl("stripay:seen:" + identity_of(payload))
+    assert settings.dedupe_ttl_s - 5 <= ttl_s <= settings.dedupe_ttl_s
+
+
+def test_failure_inside_the_enqueue_remembers_nothing_so_the_retry_enqueues(redis_client, settings) -> None:
+    # Inject a failure between the job write and the identity write: the
+    # queue key holds a string, so RPUSH fails inside the script.
+    events = EventQueue(redis_client, settings)
+    payload = order_payload()
+    redis_client.set("rq:queue:stripay", "not a list")
+    with pytest.raises(redis.exceptions.ResponseError):
+        events.enqueue(payload, 0.0)
+    assert not redis_client.exists("stripay:seen:" + identity_of(payload))
+
+    redis_client.delete("rq:queue:stripay")
+    retried = events.enqueue(payload, 0.0)
+    assert retried.accepted
+    assert rq_queue(redis_client).job_ids == [retried.job_id]
+
+
+def test_accepted_event_survives_a_redis_kill(redis_server, redis_client, settings) -> None:
+    payload = order_payload(77)
+    result = EventQueue(redis_client, settings).enqueue(payload, 0.0)
+    redis_server.restart(kill=True)  # SIGKILL: only the AOF (fsync always) survives
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        assert rq_queue(client).job_ids == [result.job_id]
+        assert not EventQueue(client, settings).enqueue(payload, 0.0).accepted
+    finally:
+        client.close()
+
+
+def test_enqueue_costs_one_round_trip(redis_client, settings) -> None:
+    events = EventQueue(redis_client, settings)
+    events.enqueue(order_payload(1), 0.0)  # loads the script
+    before = redis_client.info("stats")["total_commands_processed"]
+    events.enqueue(order_payload(2), 0.0)
+    after = redis_client.info("stats")["total_commands_processed"]
+    # EVALSHA itself plus the 5 commands the script runs, plus the INFO call.
+    assert after - before <= 7

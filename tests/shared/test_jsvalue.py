@@ -1,0 +1,55 @@
+import pytest
+
+from shared.jsvalue import js_number_to_string, js_string, js_utf8, utf16_sort_key
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        (10.0, "10"),
+        (1.5, "1.5"),
+        (0, "0"),
+        (-0.0, "0"),
+        (1e21, "1e+21"),
+        (1e20, "100000000000000000000"),
+        (1e-7, "1e-7"),
+        (1.5e-7, "1.5e-7"),
+        (0.000001, "0.000001"),
+        (123.456, "123.456"),
+        (12345678901234567890, "12345678901234567000"),
+        (9007199254740993, "9007199254740992"),
+        (10**400, "Infinity"),
+        (-(10**400), "-Infinity"),
+        (float("inf"), "Infinity"),
+        (5e-324, "5e-324"),
+        (1.23e25, "1.23e+25"),
+        (-2.5, "-2.5"),
+    ],
+)
+def test_numbers_convert_like_javascript(number: float, expected: str) -> None:
+    assert js_number_to_string(number) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, "true"),
+        (False, "false"),
+        ({"a": 1}, "[object Object]"),
+        ([1, None, [2, [3]], True, ""], "1,,2,3,true,"),
+        ([{}], "[object Object]"),
+        ([], ""),
+        ("text", "text"),
+    ],
+)
+def test_values_convert_like_javascript(value: object, expected: str) -> None:
+    assert js_string(value) == expected
+
+
+def test_keys_sort_by_utf16_code_units_not_code_points() -> None:
+    # U+1F600 is the surrogate pair D83D DE00, which sorts before U+FFFF in JS.
+    assert sorted(["\uffff", "\U0001f600"], key=utf16_sort_key) == ["\U0001f600", "\uffff"]
+
+
+def test_lone_surrogates_encode_as_replacement_character() -> None:
+    assert js_utf8("a\ud800b") == "a\ufffdb".encode()
