@@ -32,9 +32,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    from cli import dev_cmd, receiver_cmd
+    from cli import dev_cmd, receiver_cmd, worker_cmd
 
     main.add_command(receiver_cmd.receiver)
+    main.add_command(worker_cmd.worker)
     main.add_command(dev_cmd.dev)
 
 

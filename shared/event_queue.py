@@ -23,11 +23,11 @@ from typing import Any
 
 import redis
 import redis.asyncio
-from rq.job import Job, JobStatus, Retry
+from rq.job import Callback, Job, JobStatus, Retry
 from rq.serializers import JSONSerializer
 from rq.utils import now
 
-from shared.keys import QUEUE_NAME, RECONCILE_JOB, seen_key
+from shared.keys import FAILURE_CALLBACK, QUEUE_NAME, RECONCILE_JOB, RQ_QUEUE_KEY, RQ_QUEUES_SET, seen_key
 from shared.notification import identity_of
 from shared.settings import Settings
 
@@ -43,9 +43,6 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[1]))
 return {1, ARGV[2]}
 """
 
-RQ_QUEUES_SET = "rq:queues"
-RQ_QUEUE_KEY = f"rq:queue:{QUEUE_NAME}"
-
 # Job objects only need a connection object to exist; this one never connects.
 _UNUSED_CONNECTION = redis.Redis()
 
@@ -56,18 +53,21 @@ class EnqueueResult:
     job_id: str
 
 
-def build_job(
-    payload: Mapping[str, Any],
-    received_at: float,
+def build_rq_job(
+    func: str,
+    args: tuple[Any, ...],
     settings: Settings,
-    source: str = "notify",
+    description: str,
     job_id: str | None = None,
+    kwargs: dict[str, Any] | None = None,
 ) -> Job:
-    """The RQ job for one notification, exactly as ``Queue.enqueue`` would save it."""
+    """An RQ job for queue ``stripay``, exactly as ``Queue.enqueue`` would save it:
+    JSON serializer, explicit timeout and TTLs, retries on ``settings.retry_s``."""
     retry = Retry(max=len(settings.retry_s), interval=[int(s) for s in settings.retry_s]) if settings.retry_s else None
     job = Job.create(
-        RECONCILE_JOB,
-        args=(dict(payload), received_at, source),
+        func,
+        args=args,
+        kwargs=kwargs,
         connection=_UNUSED_CONNECTION,
         id=job_id or uuid.uuid4().hex,
         origin=QUEUE_NAME,
@@ -76,21 +76,44 @@ def build_job(
         failure_ttl=settings.failure_ttl_s,
         retry=retry,
         serializer=JSONSerializer,
-        description=f"reconcile order {payload.get('id')} ({source})",
+        description=description,
+        on_failure=Callback(FAILURE_CALLBACK),
     )
     job.enqueued_at = now()
     job._status = JobStatus.QUEUED
     return job
 
 
-def script_call(payload: Mapping[str, Any], received_at: float, settings: Settings) -> tuple[list[str], list[Any]]:
-    """KEYS and ARGV of :data:`ENQUEUE_SCRIPT` for one notification (pure)."""
-    job = build_job(payload, received_at, settings)
+def hset_fields(job: Job) -> list[Any]:
+    """The job hash as a flat field/value list for HSET."""
     fields: list[Any] = []
     for name, value in job.to_dict().items():
         fields.extend((name, value))
+    return fields
+
+
+def build_job(
+    payload: Mapping[str, Any],
+    received_at: float,
+    settings: Settings,
+    source: str = "notify",
+    job_id: str | None = None,
+) -> Job:
+    """The reconcile job for one notification."""
+    return build_rq_job(
+        RECONCILE_JOB,
+        (dict(payload), received_at, source),
+        settings,
+        description=f"reconcile order {payload.get('id')} ({source})",
+        job_id=job_id,
+    )
+
+
+def script_call(payload: Mapping[str, Any], received_at: float, settings: Settings) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of :data:`ENQUEUE_SCRIPT` for one notification (pure)."""
+    job = build_job(payload, received_at, settings)
     keys = [seen_key(identity_of(payload)), job.key, RQ_QUEUE_KEY, RQ_QUEUES_SET]
-    return keys, [settings.dedupe_ttl_s, job.id, *fields]
+    return keys, [settings.dedupe_ttl_s, job.id, *hset_fields(job)]
 
 
 def _result(reply: list[Any]) -> EnqueueResult:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 QUEUE_NAME = "stripay"
 RECONCILE_JOB = "worker.jobs.reconcile_notification"
+DELIVER_JOB = "worker.jobs.deliver_transition"
+FAILURE_CALLBACK = "worker.jobs.on_job_failure"
+RQ_QUEUE_KEY = f"rq:queue:{QUEUE_NAME}"
+RQ_QUEUES_SET = "rq:queues"
 
 SEEN_PREFIX = "stripay:seen:"            # + notification identity; value: job id
 REJECTED_STREAM = "stripay:rejected"     # quarantined notifications (bad signature)

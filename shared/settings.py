@@ -98,6 +98,7 @@ class Settings:
     recheck_s: tuple[float, ...] = DEFAULT_RECHECK_S
     retry_s: tuple[float, ...] = DEFAULT_RETRY_S
     api_timeout_s: float = 10.0
+    coalesce_s: float = 2.0
     job_timeout_s: int = 60
     result_ttl_s: int = 86400
     failure_ttl_s: int = 30 * 86400
@@ -133,6 +134,7 @@ class Settings:
             recheck_s=_schedule(environ, "STRIPAY_RECHECK_S", DEFAULT_RECHECK_S),
             retry_s=_schedule(environ, "STRIPAY_RETRY_S", DEFAULT_RETRY_S),
             api_timeout_s=_float(environ, "STRIPAY_API_TIMEOUT_S", 10.0),
+            coalesce_s=_float(environ, "STRIPAY_COALESCE_S", 2.0),
             job_timeout_s=_int(environ, "STRIPAY_JOB_TIMEOUT_S", 60, minimum=1),
             forward_url=forward_url,
             forward_secret=forward_secret,

@@ -1,10 +1,48 @@
-"""RQ job entry points (referenced by dotted path from the receiver's jobs)."""
+"""RQ job entry points, referenced by dotted path from jobs written to Redis."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import redis
+from rq import get_current_job
+from rq.job import Job
 
-def reconcile_notification(payload: dict[str, Any], received_at: float, source: str = "notify") -> dict[str, Any]:
-    """Placeholder until the reconcile worker lands: acknowledges the event."""
-    return {"order_id": payload.get("id"), "status": payload.get("status"), "source": source}
+from shared import metrics
+from shared.logging import get_logger
+from shared.notification import MalformedNotification
+from shared.stripay_client import ApiRejected
+from worker.context import get_context
+from worker.delivery import deliver
+from worker.reconcile import ReconcileFailed, reconcile
+
+log = get_logger("worker.jobs")
+
+NOT_RETRYABLE = (ApiRejected, ReconcileFailed, MalformedNotification)
+
+
+def reconcile_notification(
+    payload: dict[str, Any], received_at: float, source: str = "notify", recheck_attempt: int = 0
+) -> dict[str, Any]:
+    job = get_current_job()
+    return reconcile(get_context(), payload, received_at, source, recheck_attempt, job_id=job.id if job else None)
+
+
+def deliver_transition(order_id: int, event_id: str) -> dict[str, Any]:
+    return deliver(get_context(), order_id, event_id)
+
+
+def on_job_failure(job: Job, connection: redis.Redis, exc_type: type, exc_value: BaseException, tb: Any) -> None:
+    """RQ failure callback: stop retries an error cannot be cured by, and count the outcome."""
+    if isinstance(exc_value, NOT_RETRYABLE):
+        job.retries_left = 0
+    final = not job.retries_left
+    if job.func_name.endswith("reconcile_notification"):
+        metrics.reconcile_total.labels(outcome="failed" if final else "retry").inc()
+    log.warning(
+        "job_failed" if final else "job_will_retry",
+        job_id=job.id,
+        func=job.func_name.rsplit(".", 1)[-1],
+        error=f"{exc_type.__name__}: {exc_value}",
+        retries_left=job.retries_left,
+    )

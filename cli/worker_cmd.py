@@ -1,0 +1,72 @@
+"""``stripay-hooks worker``: a pool of long-lived RQ workers for queue ``stripay``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import click
+
+from cli.main import fail, load_settings
+
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _prepare_metrics_dir() -> str:
+    """A fresh directory for prometheus_client's multiprocess mode, set before it is imported."""
+    if "prometheus_client" in __import__("sys").modules and not os.environ.get(METRICS_DIR_ENV):
+        # Values already created in single-process mode would not be shared.
+        import prometheus_client.values as values
+
+        path = tempfile.mkdtemp(prefix="stripay-metrics-")
+        os.environ[METRICS_DIR_ENV] = path
+        values.ValueClass = values.get_value_class()
+        return path
+    path = os.environ.get(METRICS_DIR_ENV) or tempfile.mkdtemp(prefix="stripay-metrics-")
+    shutil.rmtree(path, ignore_errors=True)  # stale files from a previous run would be summed in
+    os.makedirs(path, exist_ok=True)
+    os.environ[METRICS_DIR_ENV] = path
+    return path
+
+
+@click.command()
+@click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes (long-lived; jobs run in-process, not in a fork per job).")
+@click.option("--metrics-port", type=int, default=9108, show_default=True, help="Prometheus metrics port (0: off).")
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty (for scripts and tests).")
+def worker(processes: int, metrics_port: int, burst: bool) -> None:
+    """Run RQ workers (with the scheduler) that reconcile notifications."""
+    settings = load_settings()
+    if settings.redis_url is None:
+        fail("REDIS_URL is required by the worker (use `stripay-hooks dev` for an embedded Redis)", code=2)
+    metrics_dir = _prepare_metrics_dir()
+
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+    from rq.worker_pool import WorkerPool
+
+    import shared.metrics  # noqa: F401 - define the metrics in multiprocess mode before forking
+    from shared.keys import QUEUE_NAME
+    from shared.logging import configure_logging
+    from shared.redis_client import sync_client
+    from worker.pool import on_worker_exit
+
+    configure_logging()
+    if metrics_port:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=metrics_dir)
+        try:
+            start_http_server(metrics_port, registry=registry)
+        except OSError as err:
+            fail(f"cannot serve metrics on port {metrics_port}: {err.strerror}")
+    connection = sync_client(settings.redis_url)
+    try:
+        connection.ping()
+    except Exception as err:  # noqa: BLE001 - one clear line
+        fail(f"Redis unreachable at REDIS_URL: {type(err).__name__}")
+    pool = WorkerPool([QUEUE_NAME], connection=connection, num_workers=processes, worker_class=SimpleWorker,
+                      serializer=JSONSerializer)
+    on_worker_exit(pool)
+    pool.start(burst=burst, logging_level="INFO")

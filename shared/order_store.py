@@ -1,0 +1,156 @@
+"""Per-order state and transition history in Redis, changed only forwards.
+
+:data:`APPLY_SCRIPT` compares the candidate's ``updatedAt`` with the stored
+one and writes state, history entry, the ``stripay:transitions`` stream entry
+and (when downstream deliveries are configured) the delivery job in one
+server-side step. Two workers racing on one order are serialised by Redis:
+an ``updatedAt`` older than or equal to the stored one never overwrites it,
+and each transition is appended once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+
+from shared.keys import RQ_QUEUE_KEY, RQ_QUEUES_SET, TRANSITIONS_STREAM, history_key, order_key
+from shared.order import Order
+
+TRANSITIONS_MAX_LEN = 1_000_000
+
+APPLY_SCRIPT = """
+local new_ms = tonumber(ARGV[1])
+local new_status = ARGV[2]
+local current = redis.call('HMGET', KEYS[1], 'updated_ms', 'status')
+local cur_ms = tonumber(current[1])
+local cur_status = current[2]
+if cur_ms then
+  if new_ms < cur_ms then return {'stale', cur_status} end
+  if new_ms == cur_ms then
+    if cur_status == new_status then return {'unchanged', cur_status} end
+    return {'stale', cur_status}
+  end
+end
+redis.call('HSET', KEYS[1], 'updated_ms', ARGV[1], 'status', new_status, 'updated_at', ARGV[8],
+           'state', ARGV[3], 'source', ARGV[4], 'applied_at', ARGV[5], 'order_id', ARGV[7])
+local from = cur_status or ''
+if from == new_status then return {'updated', from} end
+local entry = cjson.encode({['from'] = (cur_status or cjson.null), ['to'] = new_status,
+                            ['at'] = ARGV[8], ['source'] = ARGV[4], ['event_id'] = ARGV[6]})
+redis.call('RPUSH', KEYS[2], entry)
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], '*',
+           'event_id', ARGV[6], 'order_id', ARGV[7], 'from', from, 'to', new_status,
+           'at', ARGV[8], 'source', ARGV[4], 'applied_at', ARGV[5], 'order', ARGV[3])
+if ARGV[10] ~= '' then
+  redis.call('HSET', KEYS[4], unpack(ARGV, 11))
+  redis.call('RPUSH', KEYS[5], ARGV[10])
+  redis.call('SADD', KEYS[6], KEYS[5])
+end
+return {'applied', from}
+"""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    outcome: str  # applied | updated | unchanged | stale
+    previous_status: str | None
+    event_id: str
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    order_id: int
+    status: str
+    updated_at: str
+    updated_ms: int
+    source: str
+    applied_at: str
+    state: dict[str, Any]
+    history: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.order_id,
+            "status": self.status,
+            "updatedAt": self.updated_at,
+            "source": self.source,
+            "appliedAt": self.applied_at,
+            "order": self.state,
+            "history": self.history,
+        }
+
+
+def event_id_for(order: Order) -> str:
+    """Stable id of the transition to ``order``'s state (consumers drop repeats by it)."""
+    return f"{order.id}-{order.updated_ms}-{order.status}"
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class OrderStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._apply = client.register_script(APPLY_SCRIPT)
+
+    def apply(
+        self,
+        order: Order,
+        source: str,
+        delivery_job: tuple[str, str, list[Any]] | None = None,
+    ) -> ApplyResult:
+        """Store ``order`` if it is newer than the stored state.
+
+        ``delivery_job`` is (job key, job id, HSET field list) of an RQ job
+        written with the transition, for downstream deliveries.
+        """
+        event_id = event_id_for(order)
+        job_key, job_id, job_fields = delivery_job if delivery_job else ("", "", [])
+        keys = [order_key(order.id), history_key(order.id), TRANSITIONS_STREAM, job_key or "-", RQ_QUEUE_KEY,
+                RQ_QUEUES_SET]
+        args = [
+            order.updated_ms,
+            order.status,
+            json.dumps(dict(order.fields), separators=(",", ":"), ensure_ascii=False),
+            source,
+            utc_now_iso(),
+            event_id,
+            order.id,
+            order.updated_at,
+            TRANSITIONS_MAX_LEN,
+            job_id,
+            *job_fields,
+        ]
+        outcome, previous = self._apply(keys=keys, args=args)
+        previous_status = previous.decode() if isinstance(previous, bytes) and previous else None
+        return ApplyResult(outcome=outcome.decode(), previous_status=previous_status, event_id=event_id)
+
+    def get(self, order_id: int) -> StoredOrder | None:
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(order_key(order_id))
+            pipe.lrange(history_key(order_id), 0, -1)
+            state, history = pipe.execute()
+        if not state:
+            return None
+        return StoredOrder(
+            order_id=order_id,
+            status=state[b"status"].decode(),
+            updated_at=state[b"updated_at"].decode(),
+            updated_ms=int(state[b"updated_ms"]),
+            source=state[b"source"].decode(),
+            applied_at=state[b"applied_at"].decode(),
+            state=json.loads(state[b"state"]),
+            history=[json.loads(item) for item in history],
+        )
+
+    def history_entry(self, order_id: int, event_id: str) -> dict[str, Any] | None:
+        for raw in self._client.lrange(history_key(order_id), 0, -1):
+            entry = json.loads(raw)
+            if entry.get("event_id") == event_id:
+                return dict(entry)
+        return None

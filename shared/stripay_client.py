@@ -1,0 +1,128 @@
+"""Stripay's order API: pure request building and response parsing, thin transport.
+
+Errors say whether a retry can help: :class:`ApiUnavailable` (timeouts,
+connection errors, 5xx, unreadable answers) is retried with backoff;
+:class:`ApiRejected` (4xx: wrong key, unknown order) is not.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from shared import metrics
+from shared.order import Order, OrderFormatError
+
+ORDER_ENDPOINT = "/v1/order"
+ORDERS_ENDPOINT = "/v1/orders"
+
+
+class ApiError(Exception):
+    """A Stripay API call did not give a usable answer."""
+
+    retryable = True
+
+
+class ApiUnavailable(ApiError):
+    retryable = True
+
+
+class ApiRejected(ApiError):
+    retryable = False
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    path: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    total: int
+    orders: list[Order]
+
+
+def order_request(key: str, order_id: int | None = None, merchant_order_id: str | None = None) -> ApiRequest:
+    if order_id is not None:
+        return ApiRequest(ORDER_ENDPOINT, {"key": key, "orderId": order_id})
+    if merchant_order_id is not None:
+        return ApiRequest(ORDER_ENDPOINT, {"key": key, "merchantOrderId": merchant_order_id})
+    raise ValueError("orderId or merchantOrderId is required")
+
+
+def orders_request(key: str, page: int, limit: int = 100) -> ApiRequest:
+    return ApiRequest(ORDERS_ENDPOINT, {"key": key, "page": page, "limit": limit})
+
+
+def _json_body(status: int, body: bytes) -> Any:
+    if status >= 500:
+        raise ApiUnavailable(f"Stripay answered HTTP {status}")
+    if status >= 400:
+        raise ApiRejected(f"Stripay answered HTTP {status}: {body[:200].decode('utf-8', 'replace')}")
+    if status != 200:
+        raise ApiUnavailable(f"Stripay answered unexpected HTTP {status}")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ApiUnavailable("Stripay's answer is not JSON") from None
+
+
+def parse_order_response(status: int, body: bytes) -> Order:
+    document = _json_body(status, body)
+    if not isinstance(document, dict) or "order" not in document:
+        raise ApiUnavailable("Stripay's answer has no order")
+    try:
+        return Order.from_api(document["order"])
+    except OrderFormatError as err:
+        raise ApiUnavailable(f"Stripay's order cannot be read: {err}") from None
+
+
+def parse_orders_response(status: int, body: bytes) -> OrdersPage:
+    document = _json_body(status, body)
+    if not isinstance(document, dict) or not isinstance(document.get("orders"), list):
+        raise ApiUnavailable("Stripay's answer has no orders list")
+    try:
+        orders = [Order.from_api(item) for item in document["orders"]]
+    except OrderFormatError as err:
+        raise ApiUnavailable(f"Stripay's orders cannot be read: {err}") from None
+    total = document.get("total")
+    return OrdersPage(total=total if isinstance(total, int) else len(orders), orders=orders)
+
+
+class StripayClient:
+    """Blocking transport with a connection pool, created once per worker process."""
+
+    def __init__(self, api_url: str, key: str, timeout_s: float) -> None:
+        self._key = key
+        self._http = httpx.Client(base_url=api_url, timeout=timeout_s)
+
+    def _post(self, request: ApiRequest) -> tuple[int, bytes]:
+        started = time.perf_counter()
+        code = "error"
+        try:
+            response = self._http.post(request.path, json=request.body)
+            code = str(response.status_code)
+            return response.status_code, response.content
+        except httpx.TimeoutException:
+            code = "timeout"
+            raise ApiUnavailable(f"Stripay {request.path} timed out") from None
+        except httpx.HTTPError as err:
+            code = "connection_error"
+            raise ApiUnavailable(f"Stripay {request.path} unreachable: {type(err).__name__}") from None
+        finally:
+            metrics.api_requests_total.labels(endpoint=request.path, code=code).inc()
+            metrics.api_request_seconds.labels(endpoint=request.path).observe(time.perf_counter() - started)
+
+    def order(self, order_id: int | None = None, merchant_order_id: str | None = None) -> Order:
+        return parse_order_response(*self._post(order_request(self._key, order_id, merchant_order_id)))
+
+    def orders(self, page: int, limit: int = 100) -> OrdersPage:
+        return parse_orders_response(*self._post(orders_request(self._key, page, limit)))
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,85 @@
+import threading
+
+import redis
+
+from shared.keys import TRANSITIONS_STREAM
+from shared.order import Order
+from shared.order_store import OrderStore
+
+
+def api_order(order_id: int = 1, status: str = "completed", updated_at: str = "2023-01-10T03:43:37.000Z") -> Order:
+    return Order.from_api({"id": order_id, "status": status, "updatedAt": updated_at, "amount": 1.99,
+                           "currency": "USD", "merchantOrderId": f"m-{order_id}"})
+
+
+def stream_events(client: redis.Redis) -> list[dict[bytes, bytes]]:
+    return [fields for _, fields in client.xrange(TRANSITIONS_STREAM)]
+
+
+def test_first_state_is_applied_and_published(redis_client) -> None:
+    result = OrderStore(redis_client).apply(api_order(), "notify")
+    assert (result.outcome, result.previous_status) == ("applied", None)
+    events = stream_events(redis_client)
+    assert len(events) == 1
+    assert (events[0][b"to"], events[0][b"event_id"]) == (b"completed", result.event_id.encode())
+
+
+def test_same_state_twice_changes_nothing(redis_client) -> None:
+    store = OrderStore(redis_client)
+    store.apply(api_order(), "notify")
+    assert store.apply(api_order(), "notify").outcome == "unchanged"
+    assert len(stream_events(redis_client)) == 1
+    assert len(store.get(1).history) == 1
+
+
+def test_older_state_never_overwrites_newer(redis_client) -> None:
+    store = OrderStore(redis_client)
+    store.apply(api_order(status="refunded", updated_at="2023-01-12T08:00:00.000Z"), "notify")
+    result = store.apply(api_order(status="completed", updated_at="2023-01-10T03:43:37.000Z"), "notify")
+    assert (result.outcome, result.previous_status) == ("stale", "refunded")
+    assert store.get(1).status == "refunded"
+
+
+def test_equal_timestamp_with_other_status_is_stale(redis_client) -> None:
+    store = OrderStore(redis_client)
+    store.apply(api_order(status="completed"), "notify")
+    assert store.apply(api_order(status="disputed"), "notify").outcome == "stale"
+    assert store.get(1).status == "completed"
+
+
+def test_newer_state_records_transition_in_history(redis_client) -> None:
+    store = OrderStore(redis_client)
+    store.apply(api_order(status="completed"), "notify")
+    store.apply(api_order(status="refunded", updated_at="2023-01-12T08:00:00.000Z"), "sweep")
+    history = store.get(1).history
+    assert [(h["from"], h["to"], h["source"]) for h in history] == [(None, "completed", "notify"),
+                                                                 ("completed", "refunded", "sweep")]
+    assert history[1]["at"] == "2023-01-12T08:00:00.000Z"
+
+
+def test_racing_writers_apply_each_transition_once_and_end_on_newest(redis_url) -> None:
+    states = [api_order(status=s, updated_at=f"2023-01-10T03:43:{i:02d}.000Z")
+              for i, s in enumerate(["pending", "completed", "disputed", "refunded"] * 5)]
+    barrier = threading.Barrier(8)
+
+    def writer(seed: int) -> None:
+        client = redis.Redis.from_url(redis_url)
+        store = OrderStore(client)
+        barrier.wait()
+        for state in states[seed % 3:] + states:  # different orders of the same states
+            store.apply(state, "notify")
+        client.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client = redis.Redis.from_url(redis_url)
+    final = OrderStore(client).get(1)
+    assert final.updated_at == states[-1].updated_at and final.status == "refunded"
+    event_ids = [e[b"event_id"] for e in stream_events(client)]
+    assert len(event_ids) == len(set(event_ids))
+    timestamps = [h["at"] for h in final.history]
+    assert timestamps == sorted(timestamps)
+    client.close()

@@ -1,0 +1,146 @@
+"""Turn a notification (a hint) into the API's truth, applied once and forwards only."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from rq.exceptions import DuplicateJobError
+from rq.job import Retry
+
+from shared import metrics
+from shared.event_queue import build_rq_job, hset_fields
+from shared.keys import DELIVER_JOB, RECONCILE_JOB, api_cache_key
+from shared.logging import get_logger
+from shared.notification import identity_of, order_id_of
+from shared.order import Order, OrderFormatError, parse_timestamp_ms
+from shared.order_store import event_id_for
+from worker.context import WorkerContext
+
+log = get_logger("worker.reconcile")
+
+# Where the state came from, as recorded in the history.
+HISTORY_SOURCE = {"notify": "notify", "recheck": "poll", "reconcile": "poll", "sweep": "sweep", "return": "return",
+                  "replay": "notify"}
+
+
+class ReconcileFailed(Exception):
+    """The event cannot succeed by retrying; the message says why, for an operator."""
+
+
+def _notified_ms(payload: Mapping[str, Any]) -> int | None:
+    try:
+        return parse_timestamp_ms(payload.get("updatedAt"))
+    except OrderFormatError:
+        return None
+
+
+def fetch_order(ctx: WorkerContext, order_id: int, notified_ms: int | None) -> tuple[Order, bool]:
+    """The API's order; a fresh answer fetched for another job of this order is reused
+    when it is at least as new as the notification. Returns (order, coalesced)."""
+    cache_key = api_cache_key(order_id)
+    cached = ctx.redis.get(cache_key)
+    if cached is not None:
+        try:
+            order = Order.from_api(json.loads(cached))
+        except (OrderFormatError, ValueError):
+            order = None
+        if order is not None and (notified_ms is None or order.updated_ms >= notified_ms):
+            return order, True
+    order = ctx.stripay.order(order_id=order_id)
+    if order.id != order_id:
+        raise ReconcileFailed(f"Stripay answered order {order.id} when asked for order {order_id}")
+    ctx.redis.set(cache_key, json.dumps(dict(order.fields)), px=max(1, int(ctx.settings.coalesce_s * 1000)))
+    return order, False
+
+
+def _delivery_job(ctx: WorkerContext, order: Order) -> tuple[str, str, list[Any]] | None:
+    if not (ctx.settings.forward_url or ctx.settings.handler):
+        return None
+    event_id = event_id_for(order)
+    job = build_rq_job(DELIVER_JOB, (order.id, event_id), ctx.settings, description=f"deliver {event_id}",
+                       job_id=f"deliver-{event_id}")
+    return job.key, job.id, hset_fields(job)
+
+
+def _schedule_recheck(ctx: WorkerContext, payload: Mapping[str, Any], received_at: float, attempt: int) -> float:
+    delay_s = ctx.settings.recheck_s[attempt]
+    root = hashlib.sha1(identity_of(payload).encode()).hexdigest()[:20]
+    settings = ctx.settings
+    try:
+        ctx.queue.enqueue_in(
+            timedelta(seconds=delay_s),
+            RECONCILE_JOB,
+            dict(payload),
+            received_at,
+            "recheck",
+            recheck_attempt=attempt + 1,
+            job_id=f"recheck-{root}-{attempt + 1}",
+            unique=True,
+            job_timeout=settings.job_timeout_s,
+            result_ttl=settings.result_ttl_s,
+            failure_ttl=settings.failure_ttl_s,
+            retry=Retry(max=len(settings.retry_s), interval=[int(s) for s in settings.retry_s])
+            if settings.retry_s else None,
+            description=f"recheck order {payload.get('id')} ({attempt + 1})",
+        )
+    except DuplicateJobError:
+        pass  # this recheck is already scheduled (a re-run of this job)
+    return delay_s
+
+
+def reconcile(
+    ctx: WorkerContext,
+    payload: Mapping[str, Any],
+    received_at: float,
+    source: str = "notify",
+    recheck_attempt: int = 0,
+    job_id: str | None = None,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    order_id = order_id_of(payload)
+    bound = log.bind(order_id=order_id, job_id=job_id, source=source, notified_status=payload.get("status"))
+    notified_ms = _notified_ms(payload) if source != "reconcile" else None
+    order, coalesced = fetch_order(ctx, order_id, notified_ms)
+
+    api_behind = notified_ms is not None and order.updated_ms < notified_ms
+    differences = order.differences(payload) if source in ("notify", "replay", "recheck") else []
+    if differences and not api_behind:
+        metrics.reconcile_total.labels(outcome="mismatch").inc()
+        bound.warning("notification_mismatch", fields=differences, api_status=order.status)
+
+    result = ctx.store.apply(order, HISTORY_SOURCE.get(source, source), _delivery_job(ctx, order))
+    if result.outcome == "applied":
+        metrics.order_transitions_total.labels(**{"from": result.previous_status or "none", "to": order.status}).inc()
+        metrics.end_to_end_seconds.observe(max(0.0, time.time() - received_at))
+
+    outcome = {"applied": "applied", "updated": "unchanged", "unchanged": "unchanged", "stale": "stale"}[result.outcome]
+    recheck_in_s: float | None = None
+    if api_behind:
+        if recheck_attempt >= len(ctx.settings.recheck_s):
+            raise ReconcileFailed(
+                f"Stripay's API still shows {order.status} at {order.updated_at}, behind the notified "
+                f"{payload.get('status')} at {payload.get('updatedAt')}, after {recheck_attempt} rechecks"
+            )
+        recheck_in_s = _schedule_recheck(ctx, payload, received_at, recheck_attempt)
+        if result.outcome != "applied":
+            outcome = "retry"
+    metrics.reconcile_total.labels(outcome=outcome).inc()
+    elapsed_s = time.perf_counter() - started
+    metrics.reconcile_seconds.observe(elapsed_s)
+    bound.info(
+        "reconcile",
+        outcome=outcome,
+        store=result.outcome,
+        api_status=order.status,
+        previous_status=result.previous_status,
+        coalesced=coalesced,
+        recheck_in_s=recheck_in_s,
+        mismatch=differences or None,
+        duration_ms=round(elapsed_s * 1000, 2),
+    )
+    return {"order_id": order_id, "outcome": outcome, "status": order.status, "event_id": result.event_id}
