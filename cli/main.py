@@ -32,11 +32,12 @@ def main() -> None:
 
 
 def _register() -> None:
-    from cli import dev_cmd, receiver_cmd, simulator_cmd, trigger_cmd, worker_cmd
+    from cli import dev_cmd, orders_cmd, receiver_cmd, simulator_cmd, trigger_cmd, worker_cmd
 
     main.add_command(receiver_cmd.receiver)
     main.add_command(worker_cmd.worker)
     main.add_command(dev_cmd.dev)
+    main.add_command(orders_cmd.orders)
     main.add_command(simulator_cmd.simulator)
     main.add_command(trigger_cmd.trigger)
 

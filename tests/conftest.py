@@ -11,6 +11,7 @@ from shared.embedded_redis import EmbeddedRedis
 from shared.settings import Settings
 
 from tests.support.payloads import MERCHANT_KEY
+from tests.support.simulator import SimulatorThread
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +44,16 @@ def settings(redis_url: str) -> Settings:
     return Settings(merchant_keys=(MERCHANT_KEY,), redis_url=redis_url, retry_s=(1, 2))
 
 
+
+
+@pytest.fixture(scope="session")
+def simulator_session() -> Iterator[SimulatorThread]:
+    with SimulatorThread(key=MERCHANT_KEY) as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(simulator_session: SimulatorThread) -> SimulatorThread:
+    """The Stripay simulator over real HTTP, reset for each test."""
+    simulator_session.reset()
+    return simulator_session

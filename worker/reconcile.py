@@ -107,7 +107,8 @@ def reconcile(
     notified_ms = _notified_ms(payload) if source != "reconcile" else None
     order, coalesced = fetch_order(ctx, order_id, notified_ms)
 
-    api_behind = notified_ms is not None and order.updated_ms < notified_ms
+    # Behind: older than the notification and not yet in the notified status.
+    api_behind = notified_ms is not None and order.updated_ms < notified_ms and order.status != payload.get("status")
     differences = order.differences(payload) if source in ("notify", "replay", "recheck") else []
     if differences and not api_behind:
         metrics.reconcile_total.labels(outcome="mismatch").inc()

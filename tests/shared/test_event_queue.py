@@ -1,4 +1,4 @@
-import time
+from dataclasses import replace
 
 import pytest
 import redis
@@ -9,23 +9,27 @@ from rq.serializers import JSONSerializer
 from shared.event_queue import EventQueue, build_job
 from shared.keys import QUEUE_NAME
 from shared.notification import identity_of
-from tests.support.payloads import order_payload
+from tests.support.payloads import order_payload, signed
+from tests.support.worker import worker_context
 
 
 def rq_queue(client: redis.Redis) -> Queue:
     return Queue(QUEUE_NAME, connection=client, serializer=JSONSerializer)
 
 
-def test_enqueued_job_is_run_by_a_stock_rq_worker(redis_client, settings) -> None:
-    payload = order_payload(5)
+def test_enqueued_job_is_run_by_a_stock_rq_worker(redis_client, settings, sim) -> None:
+    order = sim.set_status(sim.create_order()["id"], "completed")
+    payload = signed({k: v for k, v in order.items() if k != "sign"})
     result = EventQueue(redis_client, settings).enqueue(payload, received_at=1700000000.0)
     queue = rq_queue(redis_client)
     assert queue.job_ids == [result.job_id]
-    SimpleWorker([queue], connection=redis_client, serializer=JSONSerializer).work(burst=True)
+    with worker_context(replace(settings, api_url=sim.url)):
+        SimpleWorker([queue], connection=redis_client, serializer=JSONSerializer).work(burst=True)
     job = Job.fetch(result.job_id, connection=redis_client, serializer=JSONSerializer)
     assert job.get_status() == JobStatus.FINISHED
     assert job.args == [payload, 1700000000.0, "notify"]
-    assert job.return_value()["order_id"] == 5
+    assert job.return_value() == {"order_id": order["id"], "outcome": "applied", "status": "completed",
+                                  "event_id": job.return_value()["event_id"]}
 
 
 def test_job_carries_explicit_ttls_timeout_and_retry_schedule(settings) -> None:
