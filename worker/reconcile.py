@@ -18,7 +18,7 @@ from shared.keys import DELIVER_JOB, RECONCILE_JOB, api_cache_key
 from shared.logging import get_logger
 from shared.notification import identity_of, order_id_of
 from shared.order import Order, OrderFormatError, parse_timestamp_ms
-from shared.order_store import event_id_for
+from shared.order_store import ApplyResult, event_id_for
 from worker.context import WorkerContext
 
 log = get_logger("worker.reconcile")
@@ -93,6 +93,16 @@ def _schedule_recheck(ctx: WorkerContext, payload: Mapping[str, Any], received_a
     return delay_s
 
 
+def apply_verified(ctx: WorkerContext, order: Order, source: str, received_at: float) -> ApplyResult:
+    """Apply an order state read from Stripay's API: the one path for every signal
+    (notification, recheck, sweep, the customer's return to the ok page)."""
+    result = ctx.store.apply(order, HISTORY_SOURCE.get(source, source), _delivery_job(ctx, order))
+    if result.outcome == "applied":
+        metrics.order_transitions_total.labels(**{"from": result.previous_status or "none", "to": order.status}).inc()
+        metrics.end_to_end_seconds.observe(max(0.0, time.time() - received_at))
+    return result
+
+
 def reconcile(
     ctx: WorkerContext,
     payload: Mapping[str, Any],
@@ -114,11 +124,7 @@ def reconcile(
         metrics.reconcile_total.labels(outcome="mismatch").inc()
         bound.warning("notification_mismatch", fields=differences, api_status=order.status)
 
-    result = ctx.store.apply(order, HISTORY_SOURCE.get(source, source), _delivery_job(ctx, order))
-    if result.outcome == "applied":
-        metrics.order_transitions_total.labels(**{"from": result.previous_status or "none", "to": order.status}).inc()
-        metrics.end_to_end_seconds.observe(max(0.0, time.time() - received_at))
-
+    result = apply_verified(ctx, order, source, received_at)
     outcome = {"applied": "applied", "updated": "unchanged", "unchanged": "unchanged", "stale": "stale"}[result.outcome]
     recheck_in_s: float | None = None
     if api_behind:
