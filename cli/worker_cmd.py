@@ -43,7 +43,6 @@ def worker(processes: int, metrics_port: int, burst: bool) -> None:
     metrics_dir = _prepare_metrics_dir()
 
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
-    from rq import SimpleWorker
     from rq.serializers import JSONSerializer
     from rq.worker_pool import WorkerPool
 
@@ -51,7 +50,7 @@ def worker(processes: int, metrics_port: int, burst: bool) -> None:
     from shared.keys import QUEUE_NAME
     from shared.logging import configure_logging
     from shared.redis_client import sync_client
-    from worker.pool import on_worker_exit
+    from worker.pool import StripayWorker, on_worker_exit
 
     configure_logging()
     if metrics_port:
@@ -66,7 +65,7 @@ def worker(processes: int, metrics_port: int, burst: bool) -> None:
         connection.ping()
     except Exception as err:  # noqa: BLE001 - one clear line
         fail(f"Redis unreachable at REDIS_URL: {type(err).__name__}")
-    pool = WorkerPool([QUEUE_NAME], connection=connection, num_workers=processes, worker_class=SimpleWorker,
+    pool = WorkerPool([QUEUE_NAME], connection=connection, num_workers=processes, worker_class=StripayWorker,
                       serializer=JSONSerializer)
     on_worker_exit(pool)
     pool.start(burst=burst, logging_level="INFO")

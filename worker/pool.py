@@ -1,8 +1,24 @@
-"""Worker-pool housekeeping: metrics files of dead worker processes."""
+"""The worker class and pool housekeeping."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from rq import SimpleWorker
 from rq.worker_pool import WorkerData, WorkerPool
+
+# RQ's default is 10 minutes; a killed worker's job is retried after its
+# heartbeat expires (about 90 s) and the next maintenance run finds it.
+MAINTENANCE_INTERVAL_S = 60
+
+
+class StripayWorker(SimpleWorker):
+    """RQ's in-process worker (no fork per job: metrics and HTTP pools live on)
+    with a shorter maintenance interval, so abandoned jobs come back sooner."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL_S)
+        super().__init__(*args, **kwargs)
 
 
 def on_worker_exit(pool: WorkerPool) -> None:
