@@ -17,6 +17,14 @@ DEV_MERCHANT_KEY = "dev-merchant-key-not-secret"
 SIMULATOR_PORT = 12111
 
 
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env)
 
@@ -24,9 +32,11 @@ def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 @click.command()
 @click.option("--simulator", "with_simulator", is_flag=True, help="Also run the Stripay simulator and use it as the API.")
 @click.option("--port", type=int, default=None, help="Receiver port (default: $PORT or 8080).")
+@click.option("--simulator-port", type=int, default=SIMULATOR_PORT, show_default=True, help="Simulator port.")
 @click.option("--processes", type=int, default=1, show_default=True, help="Worker processes.")
-def dev(with_simulator: bool, port: int | None, processes: int) -> None:
+def dev(with_simulator: bool, port: int | None, simulator_port: int, processes: int) -> None:
     """Run receiver + worker (+ an embedded Redis when REDIS_URL is unset)."""
+    signal.signal(signal.SIGTERM, _raise_stop)
     env = dict(os.environ)
     children: list[subprocess.Popen[bytes]] = []
     embedded: EmbeddedRedis | None = None
@@ -46,18 +56,20 @@ def dev(with_simulator: bool, port: int | None, processes: int) -> None:
     env["PORT"] = str(port)
     try:
         if with_simulator:
-            env["STRIPAY_API_URL"] = f"http://127.0.0.1:{SIMULATOR_PORT}"
-            children.append(_spawn(["simulator", "--port", str(SIMULATOR_PORT)], env))
+            env["STRIPAY_API_URL"] = f"http://127.0.0.1:{simulator_port}"
+            children.append(_spawn(["simulator", "--port", str(simulator_port)], env))
         children.append(_spawn(["receiver", "--port", str(port)], env))
-        children.append(_spawn(["worker", "--processes", str(processes)], env))
+        children.append(_spawn(["worker", "--processes", str(processes), "--metrics-port", "0"], env))
         click.echo(f"notify URL: http://127.0.0.1:{port}/stripay/notify", err=True)
         click.echo(f"Redis:      {env['REDIS_URL']}", err=True)
         if with_simulator:
-            click.echo(f"simulator:  {env['STRIPAY_API_URL']}  (try: stripay-hooks trigger completed)", err=True)
+            click.echo(f"simulator:  {env['STRIPAY_API_URL']}  (try: stripay-hooks trigger completed"
+                       f" --simulator {env['STRIPAY_API_URL']} --notify-url http://127.0.0.1:{port}/stripay/notify)",
+                       err=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         fail("a child process exited; stopping")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
         pass
     finally:
         for child in children:
