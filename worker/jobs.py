@@ -46,3 +46,26 @@ def on_job_failure(job: Job, connection: redis.Redis, exc_type: type, exc_value:
         error=f"{exc_type.__name__}: {exc_value}",
         retries_left=job.retries_left,
     )
+
+
+def sweep_orders(since_s: float, every_s: int = 0, period: int = 0) -> dict[str, Any]:
+    """Reconcile orders updated in the last ``since_s`` seconds that the store is behind on.
+
+    ``every_s``/``period`` are set on the scheduled sweeps of
+    :mod:`worker.sweep_schedule`: such a run first schedules the next period
+    (so a failing sweep does not end the schedule), and does nothing once the
+    worker's ``STRIPAY_SWEEP_EVERY_S`` is 0.
+    """
+    from worker.sweep import sweep
+    from worker.sweep_schedule import schedule_after
+
+    ctx = get_context()
+    if every_s:
+        if ctx.settings.sweep_every_s <= 0:
+            log.info("sweep_schedule_off", period=period)
+            return {"skipped": "STRIPAY_SWEEP_EVERY_S is 0"}
+        schedule_after(ctx.redis, ctx.settings, every_s, period)
+    result = sweep(ctx.redis, ctx.stripay, ctx.settings, since_s)
+    log.info("sweep", checked=result.checked, in_window=result.in_window, enqueued=result.enqueued,
+             already_queued=result.already_queued, pages=result.pages)
+    return {key: value for key, value in result.as_json().items() if key != "orders"}
