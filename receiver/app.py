@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 
+import aiohttp
 from aiohttp import web
 
-from receiver.appkeys import EVENT_QUEUE, QUARANTINE, REDIS, SETTINGS
+from receiver.appkeys import EVENT_QUEUE, HTTP_SESSION, QUARANTINE, REDIS, RETURN_CONTEXT, SETTINGS
+from receiver.billrun import return_timeout_s
 from receiver.routes import setup_routes
 from shared.event_queue import AsyncEventQueue
 from shared.logging import get_logger
 from shared.quarantine import AsyncQuarantine
 from shared.redis_client import async_client
 from shared.settings import Settings
+from worker.context import WorkerContext
 
 log = get_logger("receiver")
 
@@ -43,9 +47,21 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     await client.aclose()
 
 
+async def _outbound_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The ClientSession for Stripay calls, and the context that applies okPage's verified state
+    (created once, with okPage's short API timeout; used from threads)."""
+    settings = app[SETTINGS]
+    app[HTTP_SESSION] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.api_timeout_s))
+    app[RETURN_CONTEXT] = WorkerContext.create(replace(settings, api_timeout_s=return_timeout_s(settings)))
+    yield
+    await app[HTTP_SESSION].close()
+    app[RETURN_CONTEXT].close()
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[never_500])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_redis_ctx)
+    app.cleanup_ctx.append(_outbound_ctx)
     setup_routes(app)
     return app
