@@ -41,5 +41,11 @@ def _register() -> None:
     main.add_command(simulator_cmd.simulator)
     main.add_command(trigger_cmd.trigger)
 
+    from cli import events_cmd, sign_cmd, stats_cmd
+
+    main.add_command(events_cmd.events)
+    main.add_command(stats_cmd.stats)
+    main.add_command(sign_cmd.sign_command)
+
 
 _register()

@@ -1,4 +1,4 @@
-"""``stripay-hooks orders ...``: the stored state of orders."""
+"""``stripay-hooks orders ...``: the stored state of orders; reconcile one now; sweep for missed changes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,14 @@ import json
 import click
 import redis
 
+from cli.durations import DURATION
 from cli.main import fail, load_settings
+from cli.output import Counter, connect, iso, print_json, print_table, reachable, redis_settings
+from shared.job_queue import enqueue_reconcile
 from shared.order_store import OrderStore
 from shared.redis_client import sync_client
+from shared.stripay_client import StripayClient
+from worker.sweep import sweep as run_sweep
 
 
 def _redis() -> redis.Redis:
@@ -48,3 +53,59 @@ def show(order_id: int, as_json: bool) -> None:
     for entry in stored.history:
         click.echo(f"    {entry.get('at')}  {entry.get('from') or '-':>10} -> {entry.get('to'):<10} "
                    f"({entry.get('source')})")
+
+
+@orders.command("reconcile")
+@click.argument("order_ids", nargs=-1, required=True, type=click.IntRange(min=0), metavar="ORDER_ID...")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {order_id, job_id}.")
+def reconcile(order_ids: tuple[int, ...], as_json: bool) -> None:
+    """Reconcile ORDER_ID now: queue the reconcile job, which reads the order from Stripay."""
+    settings = redis_settings()
+    client = connect(settings)
+    queued: list[dict[str, object]] = []
+    with reachable():
+        for order_id in dict.fromkeys(order_ids):
+            job_id = enqueue_reconcile(client, settings, {"id": order_id}, "reconcile")
+            queued.append({"order_id": order_id, "job_id": job_id})
+    if as_json:
+        print_json(queued)
+        return
+    print_table(["order", "job id"], [[item["order_id"], item["job_id"]] for item in queued])
+    click.echo(f"enqueued {len(queued)} reconcile{'s' if len(queued) != 1 else ''}")
+
+
+@orders.command("sweep")
+@click.option("--since", "since_s", type=DURATION, required=True,
+              help="Check orders Stripay updated within this window (30m, 2h, 7d).")
+@click.option("--dry-run", is_flag=True, help="Say which orders are behind; enqueue nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def sweep(since_s: int, dry_run: bool, as_json: bool) -> None:
+    """Page through Stripay's orders and reconcile every one the store is behind on.
+
+    Catches status changes whose notifications never arrived (Stripay stops
+    after its fifth attempt). Every page is read; only orders updated within
+    --since are compared with the store.
+    """
+    settings = redis_settings()
+    client = connect(settings)
+    stripay = StripayClient(settings.api_url, settings.api_key, settings.api_timeout_s)
+    bar = Counter("sweeping orders")
+    try:
+        with reachable():
+            result = run_sweep(client, stripay, settings, since_s, dry_run=dry_run, on_page=bar.update)
+    finally:
+        bar.close()
+        stripay.close()
+    if as_json:
+        print_json(result.as_json())
+        return
+    if result.behind:
+        print_table(
+            ["order", "stripay status", "stripay updatedAt", "stored status", "job id"],
+            [[c.order_id, c.api_status, c.api_updated_at, c.stored_status or "missing",
+              c.job_id or ("-" if dry_run else "already queued")] for c in result.behind],
+        )
+    click.echo(f"checked {result.checked} orders ({result.in_window} updated since {iso(result.since_ms / 1000)}), "
+               f"{len(result.behind)} behind; "
+               + (f"would enqueue {len(result.behind)}" if dry_run else
+                  f"enqueued {result.enqueued} reconciles ({result.already_queued} already queued)"))
