@@ -13,6 +13,7 @@ result's traceback.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
@@ -289,13 +290,13 @@ def show(job_id: str, unmasked: bool, tracebacks: bool, as_json: bool) -> None:
                          ("source", v.source),
                          ("retries left", f"{job.retries_left} of {document['retry_budget']}")):
         if value is not None:
-            click.echo(f"  {label:<13}{value}")
+            click.echo(f"  {label:<14}{value}")
     if v.unreadable:
-        click.echo(f"  unreadable   {v.unreadable}")
+        click.echo(f"  {'unreadable':<14}{v.unreadable}")
     if document["payload"] is not None:
         click.echo("payload:")
         for name, value in document["payload"].items():
-            click.echo(f"  {name:<16}{value if value is not None else 'null'}")
+            click.echo(f"  {name:<16}{value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}")
     click.echo("attempts:" if document["attempts"] else "attempts: none recorded")
     for attempt in document["attempts"]:
         click.echo(f"  {attempt['n']:>2}  {attempt['at']}  {attempt['outcome']:<20} {attempt['error'] or ''}".rstrip())
