@@ -17,6 +17,7 @@ dev: $(STAMP)
 	$(VENV)/bin/stripay-hooks dev --simulator
 
 test: $(STAMP)
+	bash tools/ensure-promtool
 	$(PY) -m pytest
 
 bench: $(STAMP)
