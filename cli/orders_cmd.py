@@ -71,7 +71,7 @@ def reconcile(order_ids: tuple[int, ...], as_json: bool) -> None:
         print_json(queued)
         return
     print_table(["order", "job id"], [[item["order_id"], item["job_id"]] for item in queued])
-    click.echo(f"enqueued {len(queued)} reconcile{'s' if len(queued) != 1 else ''}")
+    click.echo(f"enqueued {_plural(len(queued), 'reconcile')}")
 
 
 @orders.command("sweep")
@@ -105,7 +105,11 @@ def sweep(since_s: int, dry_run: bool, as_json: bool) -> None:
             [[c.order_id, c.api_status, c.api_updated_at, c.stored_status or "missing",
               c.job_id or ("-" if dry_run else "already queued")] for c in result.behind],
         )
-    click.echo(f"checked {result.checked} orders ({result.in_window} updated since {iso(result.since_ms / 1000)}), "
-               f"{len(result.behind)} behind; "
+    click.echo(f"checked {_plural(result.checked, 'order')} ({result.in_window} updated since "
+               f"{iso(result.since_ms / 1000)}), {len(result.behind)} behind; "
                + (f"would enqueue {len(result.behind)}" if dry_run else
-                  f"enqueued {result.enqueued} reconciles ({result.already_queued} already queued)"))
+                  f"enqueued {_plural(result.enqueued, 'reconcile')} ({result.already_queued} already queued)"))
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
