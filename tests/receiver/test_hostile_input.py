@@ -1,0 +1,138 @@
+"""Hostile input against a real receiver process: always a 4xx or OK, never a 5xx,
+never an enqueue without a valid signature."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+
+from shared.settings import Settings
+from tests.support.payloads import MERCHANT_KEY, order_payload, signed
+from tests.support.receiver import ReceiverProcess
+
+ALLOWED = {200, 400, 403, 413}
+CONTENT_TYPES = st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain",
+                                 "multipart/form-data; boundary=x", "", "application/json; charset=latin-1"])
+json_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                | st.text(max_size=20))
+json_values = st.recursive(json_scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c,
+                                                                                              max_size=4),
+                           max_leaves=12)
+PROPERTY = hyp_settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def receiver(redis_server) -> Iterator[ReceiverProcess]:
+    settings = Settings(merchant_keys=(MERCHANT_KEY,), redis_url=redis_server.url, max_body_bytes=4096)
+    with ReceiverProcess(settings) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def http(receiver) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=receiver.url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def queue_len(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    yield lambda: int(client.llen("rq:queue:stripay"))
+    client.close()
+
+
+@PROPERTY
+@given(body=st.binary(max_size=600), content_type=CONTENT_TYPES)
+def test_random_bytes(http, queue_len, body: bytes, content_type: str) -> None:
+    response = http.post("/stripay/notify", content=body, headers={"Content-Type": content_type})
+    assert response.status_code in ALLOWED - {200}
+    assert queue_len() == 0
+
+
+@PROPERTY
+@given(value=json_values)
+def test_random_json_without_a_valid_signature(http, queue_len, value) -> None:
+    response = http.post("/stripay/notify", content=json.dumps(value), headers={"Content-Type": "application/json"})
+    assert response.status_code in {400, 403}
+    assert queue_len() == 0
+
+
+@PROPERTY
+@given(extra=st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: k not in ("id", "sign")), json_values,
+                             max_size=6),
+       order_id=st.integers(min_value=0, max_value=2**63 - 1))
+def test_random_fields_signed_with_the_key_are_accepted(http, extra, order_id: int) -> None:
+    payload = signed({**extra, "id": order_id})
+    response = http.post("/stripay/notify", content=json.dumps(payload), headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.text) == (200, "OK")
+
+
+@PROPERTY
+@given(extra=st.dictionaries(st.text(min_size=1, max_size=8), json_values, min_size=1, max_size=6))
+def test_signed_with_another_key_never_enqueues(http, queue_len, extra) -> None:
+    payload = signed({**extra, "id": 1}, key="some-other-merchant-key")
+    response = http.post("/stripay/notify", content=json.dumps(payload), headers={"Content-Type": "application/json"})
+    assert response.status_code == 403
+    assert queue_len() == 0
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000,
+    b'{"id": 1, "sign": "' + b"a" * 32 + b'", "n": ' + b"9" * 3000 + b"}",
+    b'{"id": 1e999999, "sign": "x"}',
+    b'{"id": 1, "id": "x", "sign": "00000000000000000000000000000000"}',
+    b"\x00" * 100,
+    b'{"id": "\\ud800", "sign": "x"}',
+])
+def test_pathological_bodies(http, queue_len, body: bytes) -> None:
+    response = http.post("/stripay/notify", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code in {400, 403, 413}
+    assert queue_len() == 0
+
+
+def test_duplicated_keys_are_read_as_json_parse_reads_them(http, queue_len) -> None:
+    payload = order_payload(5, status="completed")
+    text = json.dumps(payload)
+    # A second "status" after the signed one: JSON.parse keeps the last, so the signature fails.
+    forged = text[:-1] + ', "status": "refunded"}'
+    response = http.post("/stripay/notify", content=forged, headers={"Content-Type": "application/json"})
+    assert response.status_code == 403
+    assert queue_len() == 0
+
+
+def test_slow_sender_does_not_block_others(http, receiver) -> None:
+    slow = socket.create_connection(("127.0.0.1", receiver.port))
+    slow.sendall(b"POST /stripay/notify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 1000\r\n\r\n{\"id\": 1,")
+    try:
+        response = http.post("/stripay/notify", json=order_payload(900))
+        assert (response.status_code, response.text) == (200, "OK")
+    finally:
+        slow.close()
+
+
+def test_many_idle_connections_do_not_block_others(http, receiver) -> None:
+    idle = [socket.create_connection(("127.0.0.1", receiver.port)) for _ in range(300)]
+    try:
+        response = http.post("/stripay/notify", json=order_payload(901))
+        assert (response.status_code, response.text) == (200, "OK")
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_oversized_chunked_body_gets_413(http, queue_len) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(100):
+            yield b"x" * 1024
+
+    response = http.post("/stripay/notify", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert queue_len() == 0
