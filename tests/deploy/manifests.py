@@ -1,0 +1,73 @@
+"""Helpers for checking deployment files against the code they run."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import click
+
+from shared.settings import Settings
+
+DUMMY_KEY = "not-a-real-key"
+
+
+def parse_command(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """Parse ``stripay-hooks SUBCOMMAND ARGS`` with the real CLI; (subcommand, params)."""
+    from cli.main import main
+
+    assert list(argv[:1]) == ["stripay-hooks"], f"not a stripay-hooks command: {argv}"
+    assert len(argv) >= 2, f"no subcommand in {argv}"
+    name = argv[1]
+    command = main.commands.get(name)
+    assert command is not None, f"`stripay-hooks {name}` is not a subcommand (have: {sorted(main.commands)})"
+    try:
+        context = command.make_context(name, [str(arg) for arg in argv[2:]])
+    except click.ClickException as err:
+        raise AssertionError(f"`{' '.join(map(str, argv))}`: {err.format_message()}") from None
+    return name, dict(context.params)
+
+
+def receiver_get_paths() -> set[str]:
+    """GET paths the receiver really serves (from its router)."""
+    from receiver.app import create_app
+
+    app = create_app(Settings(merchant_keys=(DUMMY_KEY,), redis_url="redis://127.0.0.1:1/0"))
+    return {
+        route.resource.canonical
+        for route in app.router.routes()
+        if route.method in ("GET", "*") and route.resource is not None
+    }
+
+
+def seconds(value: object) -> float:
+    """Compose / Go durations ("90s", "1m30s", "500ms") or plain seconds."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not a duration: {value!r}")
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 0.000001}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def compose_interpolate(value: str) -> str:
+    """Compose's ``${VAR:-default}`` / ``${VAR:?error}`` / ``${VAR}``, with no variable set."""
+
+    def one(match: re.Match[str]) -> str:
+        operator, rest = match.group(2) or "", match.group(3) or ""
+        if operator in (":-", "-"):
+            return rest
+        if operator in (":?", "?"):
+            return DUMMY_KEY  # required: the operator of the stack sets it
+        return ""
+
+    return re.sub(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}", one, value)
+
+
+def settings_from(environ: Mapping[str, str]) -> Settings:
+    """The settings a process would load from this environment (merchant key filled in)."""
+    env = {"STRIPAY_MERCHANT_KEY": DUMMY_KEY, **{k: str(v) for k, v in environ.items()}}
+    return Settings.from_env(env)

@@ -1,0 +1,150 @@
+"""deploy/k8s: the manifests load, hang together, and run what the code provides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from tests.deploy.exported import DEPLOY
+from tests.deploy.manifests import parse_command, receiver_get_paths, settings_from
+
+K8S = DEPLOY / "k8s"
+LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/component")
+
+
+def documents() -> Iterator[tuple[str, dict]]:
+    for path in sorted(K8S.glob("*.y*ml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if document is not None:
+                yield path.name, document
+
+
+def objects(kind: str) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for _, doc in documents() if doc["kind"] == kind}
+
+
+def deployment(component: str) -> dict:
+    (found,) = [d for d in objects("Deployment").values() if d["metadata"]["labels"].get(LABELS[1]) == component]
+    return found
+
+
+def container(component: str) -> dict:
+    (only,) = deployment(component)["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def env_of(component: str) -> dict[str, str]:
+    """The environment the container starts with (ConfigMaps expanded; secrets left out)."""
+    spec = container(component)
+    env: dict[str, str] = {}
+    for source in spec.get("envFrom", []):
+        env.update(objects("ConfigMap")[source["configMapRef"]["name"]]["data"])
+    env.update({item["name"]: item["value"] for item in spec.get("env", []) if "value" in item})
+    return env
+
+
+def test_every_manifest_loads_and_is_in_the_kustomization() -> None:
+    files = set()
+    for name, document in documents():
+        assert {"apiVersion", "kind", "metadata"} <= set(document), name
+        assert document["metadata"].get("name"), name
+        files.add(name)
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    assert set(kustomization["resources"]) == files
+
+
+def test_no_secret_values_are_committed() -> None:
+    assert objects("Secret") == {}, "create the Secret with kubectl; never commit the key"
+    for component in ("receiver", "worker"):
+        env = {item["name"]: item for item in container(component).get("env", [])}
+        key = env["STRIPAY_MERCHANT_KEY"]
+        assert "value" not in key
+        assert key["valueFrom"]["secretKeyRef"]["key"] == "STRIPAY_MERCHANT_KEY"
+
+
+@pytest.mark.parametrize("component", ["receiver", "worker"])
+def test_containers_run_real_subcommands_with_loadable_settings(component: str) -> None:
+    spec = container(component)
+    argv = list(spec.get("command", [])) + list(spec.get("args", []))
+    assert parse_command(argv)[0] == component
+    settings_from(env_of(component))  # the ConfigMap loads as the app loads it
+
+
+@pytest.mark.parametrize("component", ["receiver", "worker"])
+def test_pods_run_as_non_root_with_resources(component: str) -> None:
+    pod = deployment(component)["spec"]["template"]["spec"]
+    spec = container(component)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"].get("runAsUser", 1) != 0
+    assert spec["securityContext"]["allowPrivilegeEscalation"] is False
+    assert spec["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert {"cpu", "memory"} <= set(spec["resources"]["requests"])
+    assert "memory" in spec["resources"]["limits"]
+
+
+@pytest.mark.parametrize("component", ["receiver", "worker"])
+def test_selectors_match_their_pods(component: str) -> None:
+    found = deployment(component)
+    pod_labels = found["spec"]["template"]["metadata"]["labels"]
+    assert found["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    for kind in ("Service", "PodDisruptionBudget"):
+        for obj in objects(kind).values():
+            selector = obj["spec"]["selector"]
+            selector = selector.get("matchLabels", selector)
+            if selector.get(LABELS[1]) == component:
+                assert selector.items() <= pod_labels.items(), obj["metadata"]["name"]
+
+
+def test_receiver_probes_point_at_real_paths_and_port() -> None:
+    spec = container("receiver")
+    paths = receiver_get_paths()
+    assert spec["readinessProbe"]["httpGet"]["path"] == "/readyz" and "/readyz" in paths
+    assert spec["livenessProbe"]["httpGet"]["path"] == "/healthz" and "/healthz" in paths
+    port = settings_from(env_of("receiver")).port
+    ports = {p.get("name"): p["containerPort"] for p in spec["ports"]}
+    for probe in ("readinessProbe", "livenessProbe"):
+        probe_port = spec[probe]["httpGet"]["port"]
+        assert ports.get(probe_port, probe_port) == port
+    annotations = deployment("receiver")["spec"]["template"]["metadata"]["annotations"]
+    assert int(annotations["prometheus.io/port"]) == port
+    assert annotations["prometheus.io/path"] in paths
+
+
+def test_receiver_service_hpa_and_pdb() -> None:
+    name = deployment("receiver")["metadata"]["name"]
+    ports = {p.get("name"): p["containerPort"] for p in container("receiver")["ports"]}
+    (service,) = [s for s in objects("Service").values() if s["spec"]["selector"].get(LABELS[1]) == "receiver"]
+    for port in service["spec"]["ports"]:
+        assert port["targetPort"] in ports or port["targetPort"] in ports.values()
+    (hpa,) = objects("HorizontalPodAutoscaler").values()
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+    pdbs = [p for p in objects("PodDisruptionBudget").values() if p["spec"]["selector"]["matchLabels"].get(LABELS[1]) == "receiver"]
+    (pdb,) = pdbs
+    assert pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"], "a drain must be able to evict a receiver"
+
+
+def test_worker_grace_period_outlasts_the_job_timeout() -> None:
+    timeout = max(settings_from(env_of(c)).job_timeout_s for c in ("receiver", "worker"))
+    assert deployment("worker")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > timeout
+
+
+def test_worker_exposes_its_metrics_port() -> None:
+    spec = container("worker")
+    _, params = parse_command(list(spec["command"]) + list(spec.get("args", [])))
+    assert params["metrics_port"] in [p["containerPort"] for p in spec["ports"]]
+    annotations = deployment("worker")["spec"]["template"]["metadata"]["annotations"]
+    assert int(annotations["prometheus.io/port"]) == params["metrics_port"]
+    mounts = {m["mountPath"] for m in spec.get("volumeMounts", [])}
+    if spec["securityContext"].get("readOnlyRootFilesystem"):
+        assert "/tmp" in mounts, "multiprocess metrics need a writable /tmp"
+
+
+def test_images_are_the_one_the_kustomization_sets() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    names = {image["name"] for image in kustomization["images"]}
+    for component in ("receiver", "worker"):
+        assert container(component)["image"].split(":")[0] in names
