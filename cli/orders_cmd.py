@@ -5,23 +5,14 @@ from __future__ import annotations
 import json
 
 import click
-import redis
 
 from cli.durations import DURATION
-from cli.main import fail, load_settings
+from cli.main import fail
 from cli.output import Counter, connect, iso, print_json, print_table, reachable, redis_settings
 from shared.job_queue import enqueue_reconcile
 from shared.order_store import OrderStore
-from shared.redis_client import sync_client
 from shared.stripay_client import StripayClient
 from worker.sweep import sweep as run_sweep
-
-
-def _redis() -> redis.Redis:
-    settings = load_settings()
-    if settings.redis_url is None:
-        fail("REDIS_URL is required", code=2)
-    return sync_client(settings.redis_url)
 
 
 @click.group()
@@ -34,11 +25,9 @@ def orders() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(order_id: int, as_json: bool) -> None:
     """Print the stored state and history of ORDER_ID."""
-    client = _redis()
-    try:
+    client = connect(redis_settings())
+    with reachable():
         stored = OrderStore(client).get(order_id)
-    except redis.exceptions.RedisError as err:
-        fail(f"Redis unreachable: {type(err).__name__}")
     if stored is None:
         fail(f"order {order_id} is unknown")
     if as_json:
