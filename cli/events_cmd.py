@@ -30,8 +30,7 @@ from rq.results import Result
 from rq.serializers import JSONSerializer
 
 from cli.durations import DURATION, now_s
-from cli.main import fail
-from cli.output import connect, iso, print_json, print_table, progress, reachable, redis_settings
+from cli.output import connect, fail, iso, print_json, print_table, progress, reachable, redis_settings
 from receiver.parsing import parse_body
 from shared.event_queue import EventQueue
 from shared.keys import QUEUE_NAME, RECONCILE_JOB
@@ -194,7 +193,8 @@ def failed_views(client: redis.Redis, since_s: int | None, error: str | None) ->
     if error:
         needle = error.lower()
         views = [v for v in views if needle in (v.error_line or "").lower()]
-    views.sort(key=lambda v: _aware(v.last_failed_at) if v.last_failed_at else datetime.min.replace(tzinfo=timezone.utc))
+    never = datetime.min.replace(tzinfo=timezone.utc)
+    views.sort(key=lambda v: _aware(v.last_failed_at) if v.last_failed_at else never)
     return views
 
 

@@ -7,8 +7,7 @@ import json
 import click
 
 from cli.durations import DURATION
-from cli.main import fail
-from cli.output import Counter, connect, iso, print_json, print_table, reachable, redis_settings
+from cli.output import Counter, connect, fail, iso, print_json, print_table, reachable, redis_settings
 from shared.job_queue import enqueue_reconcile
 from shared.order_store import OrderStore
 from shared.stripay_client import StripayClient

@@ -9,12 +9,11 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 import redis
 
-from cli.main import fail, load_settings
 from shared.redis_client import sync_client
 from shared.settings import Settings
 from shared.stripay_client import ApiError, ApiRejected
@@ -91,6 +90,23 @@ class Counter:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
             self._bar = None
+
+
+# cli.main is imported when called, not at import time: it imports the commands, which import this.
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """:func:`cli.main.fail`: one line on stderr and exit ``code``."""
+    from cli import main
+
+    main.fail(message, code)
+
+
+def load_settings() -> Settings:
+    """:func:`cli.main.load_settings`: settings from the environment; invalid ones exit 2."""
+    from cli import main
+
+    return main.load_settings()
 
 
 def redis_settings() -> Settings:

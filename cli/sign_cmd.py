@@ -12,8 +12,7 @@ from typing import IO, Any
 
 import click
 
-from cli.main import fail, load_settings
-from cli.output import print_json
+from cli.output import fail, load_settings, print_json
 from receiver.parsing import parse_body
 from shared.notification import MalformedNotification
 from shared.signature import SignatureError, sign, signing_string, verify
