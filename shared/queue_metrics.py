@@ -125,42 +125,49 @@ class QueueCollector(Collector):
 
     @staticmethod
     def _read(client: redis.Redis) -> dict[str, float]:
-        queue = Queue(QUEUE_NAME, connection=client, serializer=JSONSerializer)
-        registries = {
-            "scheduled": ScheduledJobRegistry(queue=queue),
-            "started": StartedJobRegistry(queue=queue),
-            "failed": FailedJobRegistry(queue=queue),
-        }
-        with client.pipeline(transaction=False) as pipe:
-            pipe.llen(queue.key)  # what Queue.count reads
-            for registry in registries.values():
-                pipe.zcard(registry.key)  # get_job_count(cleanup=False)
-            pipe.lrange(queue.key, 0, OLDEST_PEEK - 1)
-            pipe.xlen(REJECTED_STREAM)
-            pipe.smembers(WORKERS_BY_QUEUE_KEY % queue.name)  # what Worker.count(queue=...) counts
-            queued, scheduled, started, failed, head_ids, rejected, worker_keys = pipe.execute()
+        return read_queue_state(client)
 
-        # Worker.count(queue=...) also counts workers that died without
-        # unregistering (SIGKILL, OOM); their key expires when the heartbeat
-        # stops, so count only registrations whose worker key still exists.
-        worker_keys = sorted(k.decode() if isinstance(k, bytes) else k for k in worker_keys)
-        head_ids = [j.decode() if isinstance(j, bytes) else j for j in head_ids]
-        with client.pipeline(transaction=False) as pipe:
-            for key in worker_keys:
-                pipe.exists(key)
-            for job_id in head_ids:
-                pipe.hget(queue.job_class.key_for(job_id), "enqueued_at")
-            replies = pipe.execute()
-        alive = sum(1 for exists in replies[: len(worker_keys)] if exists)
-        return {
-            "queued": int(queued),
-            "scheduled": int(scheduled),
-            "started": int(started),
-            "failed": int(failed),
-            "oldest_age": _oldest_age(replies[len(worker_keys) :], time.time()),
-            "rejected": int(rejected),
-            "workers": alive,
-        }
+
+def read_queue_state(client: redis.Redis) -> dict[str, float]:
+    """What a scrape exports, as a dict: queued, scheduled, started, failed,
+    oldest_age (seconds), rejected, workers. Read-only (the collector and
+    `stripay-hooks stats` share it); raises on Redis errors."""
+    queue = Queue(QUEUE_NAME, connection=client, serializer=JSONSerializer)
+    registries = {
+        "scheduled": ScheduledJobRegistry(queue=queue),
+        "started": StartedJobRegistry(queue=queue),
+        "failed": FailedJobRegistry(queue=queue),
+    }
+    with client.pipeline(transaction=False) as pipe:
+        pipe.llen(queue.key)  # what Queue.count reads
+        for registry in registries.values():
+            pipe.zcard(registry.key)  # get_job_count(cleanup=False)
+        pipe.lrange(queue.key, 0, OLDEST_PEEK - 1)
+        pipe.xlen(REJECTED_STREAM)
+        pipe.smembers(WORKERS_BY_QUEUE_KEY % queue.name)  # what Worker.count(queue=...) counts
+        queued, scheduled, started, failed, head_ids, rejected, worker_keys = pipe.execute()
+
+    # Worker.count(queue=...) also counts workers that died without
+    # unregistering (SIGKILL, OOM); their key expires when the heartbeat
+    # stops, so count only registrations whose worker key still exists.
+    worker_keys = sorted(k.decode() if isinstance(k, bytes) else k for k in worker_keys)
+    head_ids = [j.decode() if isinstance(j, bytes) else j for j in head_ids]
+    with client.pipeline(transaction=False) as pipe:
+        for key in worker_keys:
+            pipe.exists(key)
+        for job_id in head_ids:
+            pipe.hget(queue.job_class.key_for(job_id), "enqueued_at")
+        replies = pipe.execute()
+    alive = sum(1 for exists in replies[: len(worker_keys)] if exists)
+    return {
+        "queued": int(queued),
+        "scheduled": int(scheduled),
+        "started": int(started),
+        "failed": int(failed),
+        "oldest_age": _oldest_age(replies[len(worker_keys) :], time.time()),
+        "rejected": int(rejected),
+        "workers": alive,
+    }
 
 
 def _oldest_age(enqueued_ats: list[Any], now_s: float) -> float:

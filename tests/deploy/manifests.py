@@ -14,19 +14,25 @@ DUMMY_KEY = "not-a-real-key"
 
 
 def parse_command(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    """Parse ``stripay-hooks SUBCOMMAND ARGS`` with the real CLI; (subcommand, params)."""
+    """Parse ``stripay-hooks SUBCOMMAND [SUB...] ARGS`` with the real CLI; (subcommand path, params)."""
     from cli.main import main
 
     assert list(argv[:1]) == ["stripay-hooks"], f"not a stripay-hooks command: {argv}"
     assert len(argv) >= 2, f"no subcommand in {argv}"
-    name = argv[1]
-    command = main.commands.get(name)
-    assert command is not None, f"`stripay-hooks {name}` is not a subcommand (have: {sorted(main.commands)})"
+    command: click.Command = main
+    names: list[str] = []
+    rest = [str(arg) for arg in argv[1:]]
+    while isinstance(command, click.Group):
+        assert rest, f"`{' '.join(argv)}` names no subcommand of {' '.join(names) or 'stripay-hooks'}"
+        name = rest.pop(0)
+        sub = command.commands.get(name)
+        assert sub is not None, f"`{' '.join(['stripay-hooks', *names, name])}` is not a command (have: {sorted(command.commands)})"
+        command, names = sub, [*names, name]
     try:
-        context = command.make_context(name, [str(arg) for arg in argv[2:]])
+        context = command.make_context(" ".join(names), rest)
     except click.ClickException as err:
         raise AssertionError(f"`{' '.join(map(str, argv))}`: {err.format_message()}") from None
-    return name, dict(context.params)
+    return " ".join(names), dict(context.params)
 
 
 def receiver_get_paths() -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from tests.deploy.exported import DEPLOY, REPO, alert_rules, dashboard_queries, load_yaml
+from tests.deploy.manifests import parse_command
 from tests.deploy.promql import GRAFANA_INTERVALS
 
 PROMETHEUS = DEPLOY / "prometheus"
@@ -128,3 +130,12 @@ def test_ensure_promtool_never_fails_when_it_cannot_install(tmp_path: Path) -> N
 def test_ensure_promtool_is_quiet_when_promtool_is_there() -> None:
     result = subprocess.run([str(REPO / "tools" / "ensure-promtool")], capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_runbooks_name_real_commands() -> None:
+    named = 0
+    for rule in alert_rules():
+        for command in re.findall(r"`(stripay-hooks [^`]+)`", rule["annotations"]["runbook"]):
+            parse_command(shlex.split(command))
+            named += 1
+    assert named, "the runbooks should point at the operator commands"
