@@ -12,7 +12,7 @@ from shared.event_queue import build_rq_job
 from shared.job_queue import enqueue_job
 from shared.keys import TRANSITIONS_STREAM
 from shared.settings import Settings
-from tests.support.worker import rq_queue, run_jobs, scheduled_ids, worker_context
+from tests.support.worker import rq_queue, run_jobs, scheduled_ids, spawn_worker, worker_context
 from worker.context import WorkerContext
 from worker.sweep import sweep
 from worker.sweep_schedule import lookback_s, schedule_after, schedule_sweeps, sweep_job_id
@@ -148,3 +148,17 @@ def test_scheduled_sweep_stops_when_sweeps_are_turned_off(ctx, sim, worker_setti
     assert job_status(ctx, due) == "finished"
     assert scheduled_ids(ctx.redis) == []
     assert ctx.redis.xlen(TRANSITIONS_STREAM) == 0
+
+
+def test_a_worker_process_runs_the_due_sweep_and_keeps_the_schedule(ctx, sim, worker_settings, monkeypatch) -> None:
+    ids = completed_orders(sim, 2)
+    monkeypatch.setenv("STRIPAY_SWEEP_EVERY_S", str(EVERY_S))
+    settings = replace(worker_settings, sweep_every_s=EVERY_S)
+    due = schedule_sweeps(ctx.redis, settings, now_s=time.time() - 3 * EVERY_S)
+    # A burst worker's scheduler first moves the due sweep onto the queue; the worker then
+    # drains the queue: the sweep, and the reconciles the sweep queued.
+    assert spawn_worker(settings, "--burst").wait(timeout=60) == 0
+    assert job_status(ctx, due) == "finished"
+    assert stored_statuses(ctx, ids) == ["completed", "completed"]
+    [following] = scheduled_ids(ctx.redis)
+    assert following != due
