@@ -24,7 +24,7 @@ ROWS = (
 
 def read_stats(client: redis.Redis) -> dict[str, Any]:
     """Read-only, two pipelined round trips: the reading of the Prometheus queue collector."""
-    values = QueueCollector._read(client)  # noqa: SLF001 - the collector's pure read; see docs/operations.md
+    values = QueueCollector._read(client)  # noqa: SLF001 - the collector's read-only reading, reused as is
     return {
         "queued": int(values["queued"]),
         "scheduled": int(values["scheduled"]),
