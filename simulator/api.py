@@ -83,10 +83,7 @@ async def get_order(request: web.Request) -> web.Response:
     authorize(body, request.app[CONFIG].merchant_key)
     lookup = validate_order_lookup(body)
     store = request.app[STORE]
-    if lookup.order_id is not None:
-        order = store.get(lookup.order_id)
-    else:
-        order = store.by_merchant_order_id(str(lookup.merchant_order_id))
+    order = store.get(lookup) if isinstance(lookup, int) else store.by_merchant_order_id(lookup)
     if order is None:
         raise ApiError(404, "order not found")
     return web.json_response({"order": order.to_api()})

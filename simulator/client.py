@@ -9,6 +9,9 @@ import urllib.request
 from typing import Any
 
 
+POLL_S = 0.02
+
+
 class SimulatorUnreachable(ConnectionError):
     """Nothing answers at the simulator's URL."""
 
@@ -86,32 +89,16 @@ class ControlClient:
         query = "" if order_id is None else f"?order_id={order_id}"
         return list(self.call("GET", "/_sim/deliveries" + query)["deliveries"])
 
-    def clear_deliveries(self) -> None:
-        self.call("DELETE", "/_sim/deliveries")
-
-    def wait_for_deliveries(
-        self, n: int, timeout_s: float = 10.0, order_id: int | None = None, poll_s: float = 0.02
-    ) -> list[dict[str, Any]]:
+    def wait_for_deliveries(self, n: int, timeout_s: float = 10.0) -> list[dict[str, Any]]:
         """The log once it holds at least ``n`` attempts; ``TimeoutError`` (with what it saw) otherwise."""
         deadline = time.monotonic() + timeout_s
         while True:
-            seen = self.deliveries(order_id)
+            seen = self.deliveries()
             if len(seen) >= n:
                 return seen
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"expected {n} delivery attempts within {timeout_s} s, saw {len(seen)}: {seen}")
-            time.sleep(poll_s)
-
-    def wait_until_idle(self, timeout_s: float = 10.0, poll_s: float = 0.02) -> dict[str, Any]:
-        """The notify state once no delivery is in flight (every retry schedule has ended)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            state = self.notify_state()
-            if state["in_flight"] == 0:
-                return state
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"deliveries still in flight after {timeout_s} s: {state}")
-            time.sleep(poll_s)
+            time.sleep(POLL_S)
 
     def reset(self) -> None:
         self.call("POST", "/_sim/reset")

@@ -15,11 +15,19 @@ Modes (``POST /_sim/notify-mode``), read when the status changes:
 * ``out_of_order``: notifications are held until :meth:`Notifier.release`,
   which sends them newest first, each first attempt after the previous one finished;
 * ``drop``: nothing is sent (counted in ``dropped``).
+
+One delivery-log entry per attempt::
+
+    {"order_id", "status", "attempt" (1..5), "copy" (1.. in duplicate mode), "url",
+     "sent_at" (Unix time in seconds, when the attempt started), "http_status" (null without an answer),
+     "body" (first 200 characters of the answer), "ok", "error" (null, or why there is no answer),
+     "payload" (the JSON that was sent)}
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
@@ -181,6 +189,7 @@ class Notifier:
             self._log.append(entry)
             if first_attempt_done is not None:
                 first_attempt_done.set()
+            _log_attempt(entry)
             if entry["ok"]:
                 return
 
@@ -209,14 +218,19 @@ class Notifier:
             entry["error"] = f"timeout after {self._config.attempt_timeout_s:g} s"
         except (aiohttp.ClientError, OSError, ValueError) as err:
             entry["error"] = f"{type(err).__name__}: {err}"
+        return entry
+
+
+def _log_attempt(entry: Mapping[str, Any]) -> None:
+    """One log line per attempt; a broken log sink (say, a closed stderr) must not end the retries."""
+    with contextlib.suppress(ValueError, OSError):
         log.info(
             "notification_attempt",
             order_id=entry["order_id"],
             status=entry["status"],
-            attempt=attempt,
-            copy=copy,
+            attempt=entry["attempt"],
+            copy=entry["copy"],
             http_status=entry["http_status"],
             ok=entry["ok"],
             error=entry["error"],
         )
-        return entry

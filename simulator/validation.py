@@ -60,14 +60,6 @@ class PayRequest:
     force3ds: bool
 
 
-@dataclass(frozen=True)
-class OrderLookup:
-    """Exactly one of the two is set; ``orderId`` wins when both are given."""
-
-    order_id: int | None
-    merchant_order_id: str | None
-
-
 def is_missing(body: Mapping[str, Any], name: str) -> bool:
     return body.get(name) is None or body.get(name) == ""
 
@@ -227,12 +219,13 @@ def parse_order_id(value: Any, name: str = "orderId") -> int:
     raise ValidationError(name, f"{name} must be an integer")
 
 
-def validate_order_lookup(body: Mapping[str, Any]) -> OrderLookup:
-    """A ``/v1/order`` body: ``orderId`` (recommended) or ``merchantOrderId``."""
+def validate_order_lookup(body: Mapping[str, Any]) -> int | str:
+    """A ``/v1/order`` body: the ``orderId`` (an int, recommended, wins when both are
+    given) or else the ``merchantOrderId`` (a str)."""
     if not is_missing(body, "orderId"):
-        return OrderLookup(order_id=parse_order_id(body["orderId"]), merchant_order_id=None)
+        return parse_order_id(body["orderId"])
     if not is_missing(body, "merchantOrderId"):
-        return OrderLookup(order_id=None, merchant_order_id=merchant_order_id(body))
+        return merchant_order_id(body)
     raise ValidationError("orderId", "orderId or merchantOrderId is required")
 
 

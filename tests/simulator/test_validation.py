@@ -202,16 +202,15 @@ def test_page_starts_at_one() -> None:
 
 @pytest.mark.parametrize(("raw", "order_id"), [(12, 12), ("12", 12)])
 def test_order_lookup_by_id(raw: Any, order_id: int) -> None:
-    assert validate_order_lookup({"orderId": raw}).order_id == order_id
+    assert validate_order_lookup({"orderId": raw}) == order_id
 
 
 def test_order_lookup_by_merchant_order_id() -> None:
-    lookup = validate_order_lookup({"merchantOrderId": "m-1"})
-    assert (lookup.order_id, lookup.merchant_order_id) == (None, "m-1")
+    assert validate_order_lookup({"merchantOrderId": "m-1"}) == "m-1"
 
 
 def test_order_id_wins_over_merchant_order_id() -> None:
-    assert validate_order_lookup({"orderId": 3, "merchantOrderId": "m-1"}).order_id == 3
+    assert validate_order_lookup({"orderId": 3, "merchantOrderId": "m-1"}) == 3
 
 
 def test_order_lookup_needs_one_of_the_ids() -> None:

@@ -41,7 +41,11 @@ class SimulatorThread:
 
     def start(self) -> "SimulatorThread":
         self._thread.start()
-        port = asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(START_TIMEOUT_S)
+        try:
+            port = asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(START_TIMEOUT_S)
+        except BaseException:
+            self.stop()
+            raise
         self.url = f"http://127.0.0.1:{port}"
         self._client = ControlClient(self.url)
         return self
