@@ -50,7 +50,7 @@ SCENARIOS: dict[str, Scenario] = {
 def run_scenario(client: ControlClient, name: str, notify_url: str, wait_s: float) -> dict[str, Any]:
     """Drive one scenario; return the final order and its delivery attempts."""
     scenario = SCENARIOS[name]
-    client.set_notify_mode(scenario.mode, max(scenario.copies, 1))
+    client.set_notify_mode(scenario.mode, scenario.copies)
     try:
         order = client.create_order(merchantOrderId=f"trigger-{name}-{uuid.uuid4().hex[:8]}", notifyUrl=notify_url)
         for status in scenario.statuses:

@@ -31,12 +31,12 @@ def error_response(http_status: int, code: str, message: str, field: str | None 
 class ApiError(Exception):
     """Raised by a handler to answer with the error shape."""
 
-    def __init__(self, http_status: int, message: str, field: str | None = None, code: str | None = None) -> None:
+    def __init__(self, http_status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.message = message
         self.field = field
-        self.code = code or _CODES.get(http_status, "error")
+        self.code = _CODES.get(http_status, "error")
 
     def response(self) -> web.Response:
         return error_response(self.http_status, self.code, self.message, self.field)

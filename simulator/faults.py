@@ -29,7 +29,7 @@ class FaultRule:
     endpoint: str = ALL_ENDPOINTS
     latency_s: float = 0.0
     error_rate: float = 0.0  # fraction of requests answered 500
-    timeout: bool = False  # hang until the client gives up (or the faults are cleared)
+    timeout: bool = False  # hang until the client gives up (the request goes on when the faults are cleared)
     status: int | None = None  # answer this HTTP status instead of calling the API
     seed: int = 0
 
@@ -89,24 +89,29 @@ class FaultTable:
         self._released.set()
         self._released = asyncio.Event()
 
-    async def _wait(self, seconds: float | None) -> None:
+    async def _wait(self, seconds: float | None) -> bool:
+        """Wait ``seconds`` (``None``: for ever); ``True`` when the wait was ended by :meth:`release_waits`."""
         released = self._released
         try:
             await asyncio.wait_for(released.wait(), seconds)
         except TimeoutError:
-            pass
+            return False
+        return True
 
     async def injected_response(self, path: str) -> web.Response | None:
-        """Apply the rule for ``path``; a response replaces the API's answer, ``None`` lets it run."""
+        """Apply the rule for ``path``; a response replaces the API's answer, ``None`` lets it run.
+
+        A request held by a latency or a hang when the faults are cleared is let through to the API.
+        """
         found = self._rules.get(path) or self._rules.get(ALL_ENDPOINTS)
         if found is None:
             return None
         rule, rng = found
-        if rule.latency_s > 0:
-            await self._wait(rule.latency_s)
+        if rule.latency_s > 0 and await self._wait(rule.latency_s):
+            return None
         if rule.timeout:
             await self._wait(None)
-            return error_response(504, "fault_injected", "injected timeout ended by clearing the faults")
+            return None
         if rule.status is not None:
             return error_response(rule.status, "fault_injected", f"injected status {rule.status}")
         if rule.error_rate > 0 and rng.random() < rule.error_rate:

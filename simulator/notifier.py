@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,9 +87,8 @@ def is_acknowledged(http_status: int, body: str) -> bool:
 class Notifier:
     """Sends notifications in background tasks and keeps the delivery log."""
 
-    def __init__(self, config: SimulatorConfig, clock_s: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: SimulatorConfig) -> None:
         self._config = config
-        self._clock_s = clock_s
         self._session: aiohttp.ClientSession | None = None
         self._mode = NotifyMode()
         self._held: list[Notification] = []
@@ -122,10 +121,6 @@ class Notifier:
         self._held.clear()
         self._dropped = 0
         self._log.clear()
-
-    @property
-    def mode(self) -> NotifyMode:
-        return self._mode
 
     def set_mode(self, mode: NotifyMode) -> None:
         self._mode = mode
@@ -202,7 +197,7 @@ class Notifier:
             "attempt": attempt,
             "copy": copy,
             "url": notification.url,
-            "sent_at": self._clock_s(),
+            "sent_at": time.time(),
             "http_status": None,
             "body": None,
             "ok": False,
@@ -211,14 +206,24 @@ class Notifier:
         }
         try:
             async with self._session.post(notification.url, json=notification.payload, allow_redirects=False) as resp:
-                raw = await resp.content.read(READ_BODY_BYTES)
-                body = raw.decode("utf-8", errors="replace")
+                body = (await _read_capped(resp.content)).decode("utf-8", errors="replace")
                 entry.update(http_status=resp.status, body=body[:LOGGED_BODY_CHARS], ok=is_acknowledged(resp.status, body))
         except TimeoutError:
             entry["error"] = f"timeout after {self._config.attempt_timeout_s:g} s"
         except (aiohttp.ClientError, OSError, ValueError) as err:
             entry["error"] = f"{type(err).__name__}: {err}"
         return entry
+
+
+async def _read_capped(stream: aiohttp.StreamReader) -> bytes:
+    """The answer's first :data:`READ_BODY_BYTES` bytes (enough to tell ``OK`` from anything else)."""
+    raw = bytearray()
+    while len(raw) < READ_BODY_BYTES:
+        chunk = await stream.read(READ_BODY_BYTES - len(raw))
+        if not chunk:
+            break
+        raw += chunk
+    return bytes(raw)
 
 
 def _log_attempt(entry: Mapping[str, Any]) -> None:
