@@ -9,7 +9,7 @@ import redis
 
 from cli.durations import format_age
 from cli.output import connect, print_json, print_table, reachable, redis_settings
-from shared.queue_metrics import QueueCollector
+from shared.queue_metrics import read_queue_state
 
 ROWS = (
     ("queued", "queued jobs"),
@@ -23,8 +23,8 @@ ROWS = (
 
 
 def read_stats(client: redis.Redis) -> dict[str, Any]:
-    """Read-only, two pipelined round trips: the reading of the Prometheus queue collector."""
-    values = QueueCollector._read(client)  # noqa: SLF001 - the collector's read-only reading, reused as is
+    """Read-only, two pipelined round trips: what the Prometheus queue collector exports."""
+    values = read_queue_state(client)
     return {
         "queued": int(values["queued"]),
         "scheduled": int(values["scheduled"]),
