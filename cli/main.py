@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import NoReturn
@@ -26,26 +27,38 @@ def load_settings(**overrides: str) -> Settings:
         fail(str(err), code=2)
 
 
-@click.group()
+# Subcommands, imported only when used: `stripay-hooks worker` must switch
+# prometheus_client to multiprocess mode before any metric is defined, and no
+# command should pay for the imports of the others.
+COMMANDS: dict[str, str] = {
+    "receiver": "cli.receiver_cmd:receiver",
+    "worker": "cli.worker_cmd:worker",
+    "dev": "cli.dev_cmd:dev",
+    "orders": "cli.orders_cmd:orders",
+    "simulator": "cli.simulator_cmd:simulator",
+    "trigger": "cli.trigger_cmd:trigger",
+    "events": "cli.events_cmd:events",
+    "stats": "cli.stats_cmd:stats",
+    "sign": "cli.sign_cmd:sign_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module when it is invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup)
 def main() -> None:
     """Verified, exactly-once order-state changes from Stripay notifications."""
-
-
-def _register() -> None:
-    from cli import dev_cmd, orders_cmd, receiver_cmd, simulator_cmd, trigger_cmd, worker_cmd
-
-    main.add_command(receiver_cmd.receiver)
-    main.add_command(worker_cmd.worker)
-    main.add_command(dev_cmd.dev)
-    main.add_command(orders_cmd.orders)
-    main.add_command(simulator_cmd.simulator)
-    main.add_command(trigger_cmd.trigger)
-
-    from cli import events_cmd, sign_cmd, stats_cmd
-
-    main.add_command(events_cmd.events)
-    main.add_command(stats_cmd.stats)
-    main.add_command(sign_cmd.sign_command)
-
-
-_register()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 import click
@@ -14,19 +15,21 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _prepare_metrics_dir() -> str:
-    """A fresh directory for prometheus_client's multiprocess mode, set before it is imported."""
-    if "prometheus_client" in __import__("sys").modules and not os.environ.get(METRICS_DIR_ENV):
-        # Values already created in single-process mode would not be shared.
-        import prometheus_client.values as values
+    """A fresh directory for prometheus_client's multiprocess mode.
 
-        path = tempfile.mkdtemp(prefix="stripay-metrics-")
-        os.environ[METRICS_DIR_ENV] = path
-        values.ValueClass = values.get_value_class()
-        return path
+    prometheus_client picks single- or multi-process values when a metric is
+    created, so this must run before :mod:`shared.metrics` is imported.
+    """
+    if "shared.metrics" in sys.modules:
+        raise RuntimeError("shared.metrics was imported before the worker chose multiprocess metrics")
     path = os.environ.get(METRICS_DIR_ENV) or tempfile.mkdtemp(prefix="stripay-metrics-")
-    shutil.rmtree(path, ignore_errors=True)  # stale files from a previous run would be summed in
+    shutil.rmtree(path, ignore_errors=True)  # files of a previous run would be summed in
     os.makedirs(path, exist_ok=True)
     os.environ[METRICS_DIR_ENV] = path
+    if "prometheus_client.values" in sys.modules:
+        import prometheus_client.values as values
+
+        values.ValueClass = values.get_value_class()
     return path
 
 

@@ -35,6 +35,7 @@ def test_reconcile_counts_from_every_process_are_exported(ctx, sim, worker_setti
             assert time.monotonic() < deadline
             time.sleep(0.05)
         deadline = time.monotonic() + 30
+        samples: dict[str, float] = {}
         while True:
             try:
                 samples = scrape(port)
@@ -42,7 +43,7 @@ def test_reconcile_counts_from_every_process_are_exported(ctx, sim, worker_setti
                     break
             except OSError:
                 pass
-            assert time.monotonic() < deadline, "metrics never showed every reconcile"
+            assert time.monotonic() < deadline, f"metrics never showed every reconcile: {samples}"
             time.sleep(0.1)
         assert samples['stripay_reconcile_seconds_count'] == count
         assert samples['stripay_order_transitions_total{from="none",to="completed"}'] == count
