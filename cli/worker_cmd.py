@@ -54,6 +54,7 @@ def worker(processes: int, metrics_port: int, burst: bool) -> None:
     from shared.logging import configure_logging
     from shared.redis_client import sync_client
     from worker.pool import StripayWorker, on_worker_exit
+    from worker.sweep_schedule import schedule_sweeps
 
     configure_logging()
     if metrics_port:
@@ -68,6 +69,7 @@ def worker(processes: int, metrics_port: int, burst: bool) -> None:
         connection.ping()
     except Exception as err:  # noqa: BLE001 - one clear line
         fail(f"Redis unreachable at REDIS_URL: {type(err).__name__}")
+    schedule_sweeps(connection, settings)
     pool = WorkerPool([QUEUE_NAME], connection=connection, num_workers=processes, worker_class=StripayWorker,
                       serializer=JSONSerializer)
     on_worker_exit(pool)

@@ -14,6 +14,7 @@ from receiver.routes import setup_routes
 from shared.event_queue import AsyncEventQueue
 from shared.logging import get_logger
 from shared.quarantine import AsyncQuarantine
+from shared.queue_metrics import queue_client_factory, register_queue_collector
 from shared.redis_client import async_client
 from shared.settings import Settings
 from worker.context import WorkerContext
@@ -43,6 +44,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     app[EVENT_QUEUE] = AsyncEventQueue(client, settings)
     app[QUARANTINE] = AsyncQuarantine(client, settings.quarantine_max_len, settings.quarantine_ttl_s)
+    register_queue_collector(queue_client_factory(settings.redis_url))
     yield
     await client.aclose()
 

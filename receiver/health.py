@@ -26,5 +26,6 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    body = generate_latest(REGISTRY)
+    # The queue gauges read Redis with a blocking client: keep that off the event loop.
+    body = await asyncio.to_thread(generate_latest, REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -6,11 +6,10 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rq.exceptions import DuplicateJobError
-from rq.job import Retry
 
 from shared import metrics
 from shared.event_queue import build_rq_job, hset_fields
@@ -68,28 +67,22 @@ def _delivery_job(ctx: WorkerContext, order: Order) -> tuple[str, str, list[Any]
 
 
 def _schedule_recheck(ctx: WorkerContext, payload: Mapping[str, Any], received_at: float, attempt: int) -> float:
+    """Schedule recheck ``attempt + 1``; its job id is derived from the notification,
+    so a re-run of this job does not schedule a second one."""
     delay_s = ctx.settings.recheck_s[attempt]
     root = hashlib.sha1(identity_of(payload).encode()).hexdigest()[:20]
-    settings = ctx.settings
+    job = build_rq_job(
+        RECONCILE_JOB,
+        (dict(payload), received_at, "recheck"),
+        ctx.settings,
+        description=f"recheck order {payload.get('id')} ({attempt + 1})",
+        job_id=f"recheck-{root}-{attempt + 1}",
+        kwargs={"recheck_attempt": attempt + 1},
+    )
     try:
-        ctx.queue.enqueue_in(
-            timedelta(seconds=delay_s),
-            RECONCILE_JOB,
-            dict(payload),
-            received_at,
-            "recheck",
-            recheck_attempt=attempt + 1,
-            job_id=f"recheck-{root}-{attempt + 1}",
-            unique=True,
-            job_timeout=settings.job_timeout_s,
-            result_ttl=settings.result_ttl_s,
-            failure_ttl=settings.failure_ttl_s,
-            retry=Retry(max=len(settings.retry_s), interval=[int(s) for s in settings.retry_s])
-            if settings.retry_s else None,
-            description=f"recheck order {payload.get('id')} ({attempt + 1})",
-        )
+        ctx.queue.schedule_job(job, datetime.now(timezone.utc) + timedelta(seconds=delay_s), unique=True)
     except DuplicateJobError:
-        pass  # this recheck is already scheduled (a re-run of this job)
+        pass  # already scheduled by an earlier run of this job
     return delay_s
 
 

@@ -25,8 +25,10 @@ def parse_command(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
     while isinstance(command, click.Group):
         assert rest, f"`{' '.join(argv)}` names no subcommand of {' '.join(names) or 'stripay-hooks'}"
         name = rest.pop(0)
-        sub = command.commands.get(name)
-        assert sub is not None, f"`{' '.join(['stripay-hooks', *names, name])}` is not a command (have: {sorted(command.commands)})"
+        group_context = click.Context(command)
+        sub = command.get_command(group_context, name)
+        assert sub is not None, (f"`{' '.join(['stripay-hooks', *names, name])}` is not a command "
+                                 f"(have: {command.list_commands(group_context)})")
         command, names = sub, [*names, name]
     try:
         context = command.make_context(" ".join(names), rest)

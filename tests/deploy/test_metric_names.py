@@ -144,7 +144,6 @@ def test_the_running_receiver_exports_its_metrics(receiver_metrics: str) -> None
     assert {"accepted", "bad_signature"} <= exported.values[("stripay_notifications_total", "result")]
 
 
-@pytest.mark.xfail(strict=True, reason="receiver/health.py does not register the queue collector yet")
 def test_the_running_receiver_exports_the_queue_gauges(receiver_metrics: str) -> None:
     exported = Exported()
     exported.add_text(receiver_metrics, "receiver")

@@ -221,3 +221,13 @@ def test_queue_is_drained_and_outcome_counted(ctx, sim) -> None:
     run_jobs(ctx.redis)
     assert rq_queue(ctx.redis).count == 0
     assert counter("stripay_reconcile_total", outcome="applied") >= 1
+
+
+def test_a_rerun_of_a_job_schedules_its_recheck_once(ctx, sim) -> None:
+    from worker.reconcile import reconcile
+
+    order = sim.create_order()
+    ahead = notification({**order, "status": "completed", "updatedAt": "2999-01-01T00:00:00.000Z"})
+    reconcile(ctx, ahead, 0.0)
+    reconcile(ctx, ahead, 0.0)  # the same job run again (e.g. after its worker died)
+    assert len(scheduled_ids(ctx.redis)) == 1
