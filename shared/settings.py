@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.jsvalue import js_string
+
 DEFAULT_API_URL = "https://api.stripay.io"
 DEFAULT_RECHECK_S = (600, 1800, 3600, 86400)  # Stripay's own retry schedule
 DEFAULT_RETRY_S = (1, 5, 30, 120, 600)
@@ -146,7 +148,7 @@ class Settings:
     def keys_for(self, merchant_id: object) -> tuple[str, ...]:
         """Keys that may sign a notification from ``merchant_id`` (all are tried)."""
         if merchant_id is not None and self.merchants:
-            keys = self.merchants.get(str(merchant_id))
+            keys = self.merchants.get(js_string(merchant_id))
             if keys:
                 return keys
         return self.merchant_keys

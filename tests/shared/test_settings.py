@@ -1,0 +1,76 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.settings import DEFAULT_API_URL, Settings, SettingsError
+
+BASE = {"STRIPAY_MERCHANT_KEY": "key-a"}
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert (settings.api_url, settings.port, settings.dedupe_ttl_s, settings.max_body_bytes) == (
+        DEFAULT_API_URL, 8080, 259200, 65536)
+    assert settings.redis_url is None
+
+
+def test_missing_merchant_key_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="STRIPAY_MERCHANT_KEY"):
+        Settings.from_env({})
+
+
+@pytest.mark.parametrize(("name", "value"), [("PORT", "eighty"), ("STRIPAY_DEDUPE_TTL_S", "0"),
+                                             ("STRIPAY_MAX_BODY_BYTES", "-1"), ("STRIPAY_API_TIMEOUT_S", "0"),
+                                             ("STRIPAY_RETRY_S", "1,x"), ("STRIPAY_API_URL", "ftp://x")])
+def test_invalid_value_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({**BASE, name: value})
+
+
+def test_forward_url_needs_a_secret() -> None:
+    with pytest.raises(SettingsError, match="STRIPAY_FORWARD_SECRET"):
+        Settings.from_env({**BASE, "STRIPAY_FORWARD_URL": "https://example.com/hook"})
+
+
+def test_key_list_rotation_first_key_is_used_for_api_calls() -> None:
+    settings = Settings.from_env({"STRIPAY_MERCHANT_KEY": "new, old"})
+    assert settings.merchant_keys == ("new", "old")
+    assert settings.api_key == "new"
+
+
+def test_merchants_file_maps_merchant_ids_to_keys(tmp_path: Path) -> None:
+    path = tmp_path / "merchants.toml"
+    path.write_text('[merchants]\n1 = ["one-new", "one-old"]\n7 = "seven"\n')
+    settings = Settings.from_env({**BASE, "STRIPAY_MERCHANTS_FILE": str(path)})
+    assert settings.keys_for(1) == ("one-new", "one-old")
+    assert settings.keys_for("7") == ("seven",)
+    assert settings.keys_for(99) == ("key-a",)
+
+
+def test_merchants_file_alone_is_enough(tmp_path: Path) -> None:
+    path = tmp_path / "merchants.toml"
+    path.write_text('[merchants]\n1 = "one"\n')
+    assert Settings.from_env({"STRIPAY_MERCHANTS_FILE": str(path)}).api_key == "one"
+
+
+def test_unreadable_merchants_file_is_a_settings_error(tmp_path: Path) -> None:
+    path = tmp_path / "merchants.toml"
+    path.write_text("not = [toml")
+    with pytest.raises(SettingsError, match="STRIPAY_MERCHANTS_FILE"):
+        Settings.from_env({**BASE, "STRIPAY_MERCHANTS_FILE": str(path)})
+
+
+def test_repr_never_shows_keys() -> None:
+    settings = Settings.from_env({"STRIPAY_MERCHANT_KEY": "super-secret-key"})
+    assert "super-secret-key" not in repr(settings)
+
+
+def test_bad_setting_stops_start_up_with_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "cli", "receiver"], env={"PORT": "x", "PATH": ""},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["stripay-hooks: STRIPAY_MERCHANT_KEY is required (the Stripay "
+                                                  "merchant key)"]
+    assert "Traceback" not in result.stderr
