@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import redis
@@ -12,6 +13,8 @@ from shared.settings import Settings
 
 from tests.support.payloads import MERCHANT_KEY
 from tests.support.simulator import SimulatorThread
+from tests.support.worker import worker_context
+from worker.context import WorkerContext
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +60,18 @@ def sim(simulator_session: SimulatorThread) -> SimulatorThread:
     """The Stripay simulator over real HTTP, reset for each test."""
     simulator_session.reset()
     return simulator_session
+
+
+@pytest.fixture
+def worker_settings(settings: Settings, sim: SimulatorThread) -> Settings:
+    """Settings of a worker against the simulator, schedules compressed to 0 s so
+    tests run every retry and recheck at once."""
+    return replace(settings, api_url=sim.url, retry_s=(0, 0), recheck_s=(0, 0, 0), api_timeout_s=2.0,
+                   coalesce_s=2.0)
+
+
+@pytest.fixture
+def ctx(worker_settings: Settings) -> Iterator[WorkerContext]:
+    """This process's worker context (jobs run in-process by tests use it)."""
+    with worker_context(worker_settings) as context:
+        yield context

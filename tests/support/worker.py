@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -73,8 +76,6 @@ def worker_context(settings: Settings) -> Iterator[WorkerContext]:
 
 def worker_env(settings: Settings) -> dict[str, str]:
     """The environment of a `stripay-hooks worker` process configured like ``settings``."""
-    import os
-
     env = dict(os.environ)
     env.update({
         "REDIS_URL": settings.redis_url or "",
@@ -88,11 +89,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def spawn_worker(settings: Settings, *args: str) -> "subprocess.Popen[bytes]":
+def spawn_worker(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
     """A real `stripay-hooks worker` process (metrics off unless asked)."""
-    import subprocess
-    import sys
-
     return subprocess.Popen(
         [sys.executable, "-m", "cli", "worker", "--metrics-port", "0", *args],
         env=worker_env(settings),

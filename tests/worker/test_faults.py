@@ -26,6 +26,12 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> None
         time.sleep(0.05)
 
 
+def wait_running(client, job_id: str) -> None:
+    """Until a worker has started ``job_id`` (it is in RQ's started registry)."""
+    started = StartedJobRegistry(QUEUE_NAME, connection=client, serializer=JSONSerializer)
+    wait_until(lambda: job_id in [entry.split(":")[0] for entry in started.get_job_ids(cleanup=False)])
+
+
 def notification_for(sim, status: str = "completed") -> dict:
     order = sim.create_order()
     return signed({k: v for k, v in sim.set_status(order["id"], status).items() if k != "sign"})
@@ -35,17 +41,16 @@ def test_job_of_a_worker_killed_mid_job_is_retried_not_lost(ctx, sim, worker_set
     payload = notification_for(sim)
     sim.set_fault("/v1/order", latency_s=1.5)
     job_id = EventQueue(ctx.redis, ctx.settings).enqueue(payload, time.time()).job_id
-    started = StartedJobRegistry(QUEUE_NAME, connection=ctx.redis, serializer=JSONSerializer)
     worker = spawn_worker(worker_settings)
     try:
-        wait_until(lambda: job_id in [i.split(":")[0] for i in started.get_job_ids(cleanup=False)])
+        wait_running(ctx.redis, job_id)
     finally:
         os.killpg(worker.pid, signal.SIGKILL)  # the pool and its worker process, mid-job
         worker.wait()
     assert OrderStore(ctx.redis).get(payload["id"]) is None
     sim.clear_faults()
     # What RQ's maintenance does once the dead worker's heartbeat has expired.
-    started.cleanup(timestamp=time.time() + 3600)
+    StartedJobRegistry(QUEUE_NAME, connection=ctx.redis, serializer=JSONSerializer).cleanup(timestamp=time.time() + 3600)
     assert Job.fetch(job_id, connection=ctx.redis, serializer=JSONSerializer).get_status() == JobStatus.QUEUED
     rerun = spawn_worker(worker_settings, "--burst")
     assert rerun.wait(timeout=WAIT_S) == 0
@@ -89,9 +94,8 @@ def test_sigterm_lets_the_running_job_finish(ctx, sim, worker_settings) -> None:
     payload = notification_for(sim)
     sim.set_fault("/v1/order", latency_s=1.0)
     job_id = EventQueue(ctx.redis, ctx.settings).enqueue(payload, time.time()).job_id
-    started = StartedJobRegistry(QUEUE_NAME, connection=ctx.redis, serializer=JSONSerializer)
     worker = spawn_worker(worker_settings)
-    wait_until(lambda: job_id in [i.split(":")[0] for i in started.get_job_ids(cleanup=False)])
+    wait_running(ctx.redis, job_id)
     os.kill(worker.pid, signal.SIGTERM)
     assert worker.wait(timeout=WAIT_S) == 0
     assert Job.fetch(job_id, connection=ctx.redis, serializer=JSONSerializer).get_status() == JobStatus.FINISHED
