@@ -16,8 +16,10 @@ START_TIMEOUT_S = 20.0
 
 
 class ReceiverProcess:
-    def __init__(self, settings: Settings, extra_env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, settings: Settings, extra_env: dict[str, str] | None = None, port: int | None = None,
+                 log_path: str | None = None) -> None:
+        """``port``: a chosen port (default a free one); ``log_path``: append the process's output there."""
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.notify_url = f"{self.url}/stripay/notify"
         env = dict(os.environ)
@@ -32,11 +34,17 @@ class ReceiverProcess:
         })
         env.update(extra_env or {})
         self._env = env
+        self._log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "ReceiverProcess":
-        self.process = subprocess.Popen([sys.executable, "-m", "cli", "receiver"], env=self._env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if self._log_path is None:
+            self.process = subprocess.Popen([sys.executable, "-m", "cli", "receiver"], env=self._env,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            with open(self._log_path, "ab") as log:
+                self.process = subprocess.Popen([sys.executable, "-m", "cli", "receiver"], env=self._env,
+                                                stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
@@ -52,6 +60,14 @@ class ReceiverProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
+
+    def restart(self, kill: bool = True) -> "ReceiverProcess":
+        """A new receiver process on the same port (``kill``: the old one gets SIGKILL, else SIGTERM)."""
+        if kill:
+            self.kill()
+        else:
+            self.stop()
+        return self.start()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -30,9 +30,10 @@ SHUTDOWN_TIMEOUT_S = 2.0
 class SimulatorThread:
     """The simulator app on a free port of 127.0.0.1, with blocking control methods."""
 
-    def __init__(self, key: str, time_scale: float = 1.0) -> None:
+    def __init__(self, key: str, time_scale: float = 1.0, **config_overrides: Any) -> None:
+        """``config_overrides``: further :class:`SimulatorConfig` fields (say ``max_log_entries``)."""
         self.key = key
-        self.config = SimulatorConfig(merchant_key=key, time_scale=time_scale)
+        self.config = SimulatorConfig(merchant_key=key, time_scale=time_scale, **config_overrides)
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -115,3 +116,7 @@ class SimulatorThread:
 
     def reset(self) -> None:
         self.client.reset()
+
+    def notify_state(self) -> dict[str, Any]:
+        """The notifier's mode, held and in-flight counts (``GET /_sim/notify-mode``)."""
+        return self.client.notify_state()
