@@ -14,6 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_SAFE_INTEGER = 2**53 - 1
+# Where both JS and Python's repr() write a double in fixed (not exponent) notation.
+FIXED_NOTATION_MIN = 1e-4
+FIXED_NOTATION_MAX = 1e16
 
 
 def js_number_to_string(number: int | float) -> str:
@@ -22,6 +26,12 @@ def js_number_to_string(number: int | float) -> str:
     JSON.parse turns every number into an IEEE-754 double, so integers beyond
     2**53 lose precision and anything beyond the double range is Infinity.
     """
+    if isinstance(number, int) and -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+        return str(number)  # exact in a double: JS prints the same digits
+    if isinstance(number, float) and FIXED_NOTATION_MIN <= abs(number) < FIXED_NOTATION_MAX:
+        # Python's repr is the same shortest round-trip digits, also in fixed notation here.
+        text = repr(number)
+        return text[:-2] if text.endswith(".0") else text
     try:
         value = float(number)
     except OverflowError:  # an int too large for a double
@@ -78,4 +88,7 @@ def utf16_sort_key(text: str) -> bytes:
 
 def js_utf8(text: str) -> bytes:
     """UTF-8 bytes as Node encodes a JS string: lone surrogates become U+FFFD."""
-    return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # only lone surrogates cannot be encoded
+        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")

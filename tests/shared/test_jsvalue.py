@@ -24,6 +24,15 @@ from shared.jsvalue import js_number_to_string, js_string, js_utf8, utf16_sort_k
         (5e-324, "5e-324"),
         (1.23e25, "1.23e+25"),
         (-2.5, "-2.5"),
+        # Either side of the fast paths' bounds (checked against node).
+        (0.0001, "0.0001"),
+        (0.00009999999999999999, "0.00009999999999999999"),
+        (9999999999999998.0, "9999999999999998"),
+        (1e16, "10000000000000000"),
+        (9007199254740991, "9007199254740991"),
+        (9007199254740993, "9007199254740992"),
+        (1e15 + 0.5, "1000000000000000.5"),
+        (0.1 + 0.2, "0.30000000000000004"),
     ],
 )
 def test_numbers_convert_like_javascript(number: float, expected: str) -> None:
