@@ -69,6 +69,7 @@ class EmbeddedRedis:
             "--appendfsync", "always",
             "--save", "",
             "--maxmemory-policy", "noeviction",
+            "--hash-max-listpack-value", "1024",  # RQ job hashes stay compact (half the memory)
             "--daemonize", "no",
             "--protected-mode", "no",
             "--logfile", str(Path(self.data_dir) / "redis.log"),

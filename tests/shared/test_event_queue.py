@@ -6,7 +6,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from shared.event_queue import EventQueue, build_job
+from shared.event_queue import EventQueue, NotificationJobs, build_job
 from shared.keys import QUEUE_NAME
 from shared.notification import identity_of
 from tests.support.payloads import order_payload, signed
@@ -83,3 +83,11 @@ def test_enqueue_costs_one_round_trip(redis_client, settings) -> None:
     after = redis_client.info("stats")["total_commands_processed"]
     # EVALSHA itself plus the 5 commands the script runs, plus the INFO call.
     assert after - before <= 7
+
+
+def test_job_hash_from_the_template_equals_rqs_own(settings) -> None:
+    payload = order_payload(7)
+    fields = NotificationJobs(settings).job_fields(payload, 12.5, "notify", "2026-01-02T03:04:05.678901Z")
+    expected = build_job(payload, 12.5, settings, job_id="any").to_dict()
+    expected["created_at"] = expected["enqueued_at"] = "2026-01-02T03:04:05.678901Z"
+    assert dict(zip(fields[::2], fields[1::2])) == expected
