@@ -6,7 +6,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from shared.event_queue import EventQueue, NotificationJobs, build_job
+from shared.event_queue import EventQueue, build_job
 from shared.keys import QUEUE_NAME
 from shared.notification import identity_of
 from tests.support.payloads import order_payload, signed
@@ -85,9 +85,11 @@ def test_enqueue_costs_one_round_trip(redis_client, settings) -> None:
     assert after - before <= 7
 
 
-def test_job_hash_from_the_template_equals_rqs_own(settings) -> None:
+def test_job_hash_written_by_the_script_equals_rqs_own(redis_client, settings) -> None:
     payload = order_payload(7)
-    fields = NotificationJobs(settings).job_fields(payload, 12.5, "notify", "2026-01-02T03:04:05.678901Z")
-    expected = build_job(payload, 12.5, settings, job_id="any").to_dict()
-    expected["created_at"] = expected["enqueued_at"] = "2026-01-02T03:04:05.678901Z"
-    assert dict(zip(fields[::2], fields[1::2])) == expected
+    result = EventQueue(redis_client, settings).enqueue(payload, 12.5)
+    written = redis_client.hgetall(f"rq:job:{result.job_id}")
+    expected = build_job(payload, 12.5, settings, job_id=result.job_id).to_dict()
+    expected["created_at"] = expected["enqueued_at"] = written[b"created_at"].decode()
+    encoder = redis_client.connection_pool.get_encoder()  # what HSET from Python would store
+    assert written == {name.encode(): encoder.encode(value) for name, value in expected.items()}
