@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.proof.harness import SUMMARY
+from tests.proof.harness import SUMMARY, TOTALS
 
 
 @pytest.fixture
@@ -20,3 +20,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("stripay-hooks proof: notifications to order states")
         for line in SUMMARY:
             terminalreporter.write_line(line)
+        terminalreporter.write_line(", ".join(f"{name} {value}" for name, value in TOTALS.items()) + " in all")

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import urllib.request
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,8 +61,10 @@ STOP_TIMEOUT_S = 30.0
 SCHEDULER_LOCK_KEY = f"rq:scheduler-lock:{QUEUE_NAME}"
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-# One line per scenario, printed in pytest's terminal summary (tests/proof/conftest.py).
+# One line per scenario, printed in pytest's terminal summary (tests/proof/conftest.py),
+# and the sums over the scenarios that ran.
 SUMMARY: list[str] = []
+TOTALS: Counter[str] = Counter()
 
 
 def wait_until(what: str, condition: Callable[[], bool], timeout_s: float, poll_s: float = POLL_S) -> float:
@@ -82,7 +85,7 @@ def scrape(url: str, name: str, label: str) -> dict[str, float] | None:
             text = response.read().decode()
     except OSError:
         return None
-    pattern = re.compile(rf'^{re.escape(name)}\{{[^}}]*{re.escape(label)}="([^"]*)"[^}}]*\}} (\S+)$', re.M)
+    pattern = re.compile(rf'^{re.escape(name)}\{{[^}}]*{re.escape(label)}="([^"]*)"[^}}]*\}} (\S+)$', re.MULTILINE)
     return {found.group(1): float(found.group(2)) for found in pattern.finditer(text)}
 
 
@@ -111,11 +114,14 @@ class WorkerPool:
 
     def __init__(self, settings: Settings, processes: int, log_path: Path) -> None:
         self.metrics_port = free_port()
+        env = worker_env(settings)
+        # The pool's multiprocess metrics files next to its log, not in a new directory under /tmp.
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(log_path.with_suffix(".metrics"))
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "cli", "worker", "--processes", str(processes),
                  "--metrics-port", str(self.metrics_port)],
-                env=worker_env(settings), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         self.pgid = self.process.pid
         # ``stripay_reconcile_total`` by outcome, read last before the pool stopped or was killed
@@ -374,7 +380,9 @@ class Stack:
         self.redis_server.stop()
 
     def workload(self, orders: int, **options: Any) -> Workload:
+        """``orders`` orders to drive; each scenario gets its own (fixed) random seed."""
         assert self.receiver is not None
+        options.setdefault("seed", zlib.crc32(self.scenario.encode()))
         return Workload(self.sim, self.receiver.notify_url, orders, **options)
 
     # workers
@@ -438,9 +446,11 @@ class Stack:
 
     def wait_deliveries_done(self, timeout_s: float) -> float:
         """Until the simulator has nothing held and no delivery in flight (acknowledged or given up)."""
-        return wait_until("the simulator's deliveries to finish",
-                          lambda: (lambda s: s["held"] == 0 and s["in_flight"] == 0)(self.sim.notify_state()),
-                          timeout_s)
+        def done() -> bool:
+            state = self.sim.notify_state()
+            return state["held"] == 0 and state["in_flight"] == 0
+
+        return wait_until("the simulator's deliveries to finish", done, timeout_s)
 
     def recover(self, deliveries_timeout_s: float = 120.0, drain_timeout_s: float = 120.0) -> dict[str, float]:
         """Let the system recover, then stop every worker. Returns what each phase took.
@@ -622,8 +632,11 @@ def report(verdict: Verdict, **extra: Any) -> None:
     """Record the scenario's summary line, then assert the verdict."""
     details = " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in extra.items())
     SUMMARY.append(verdict.line() + (f" [{details}]" if details else ""))
-    assert verdict.lost == 0, verdict.problems
-    assert not verdict.problems, verdict.problems
+    TOTALS.update(scenarios=1, sent=verdict.sent, acknowledged=verdict.acknowledged, transitions=verdict.transitions,
+                  lost=verdict.lost, orders=verdict.orders)
+    shown = verdict.problems[:10] + [f"... and {len(verdict.problems) - 10} more"] * (len(verdict.problems) > 10)
+    assert verdict.lost == 0, shown
+    assert not verdict.problems, shown
 
 
 @contextmanager

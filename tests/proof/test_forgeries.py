@@ -30,10 +30,10 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from shared.jsvalue import js_string
-from shared.order import parse_timestamp_ms
 from shared.keys import QUEUE_NAME, REJECTED_STREAM, TRANSITIONS_STREAM, order_key
-from shared.signature import sign, signing_string, verify
+from shared.order import parse_timestamp_ms
 from shared.order_store import OrderStore
+from shared.signature import sign, signing_string, verify
 from tests.proof.harness import NO_PROXY, OrderPlan, Stack, report, scrape, wait_until
 from tests.support.payloads import MERCHANT_KEY
 
