@@ -266,9 +266,6 @@ class Workload:
         wait_until(f"{share:.0%} of the workload", lambda: self.steps_done >= share * self.total_steps or
                    self._failed(), timeout_s, poll_s=0.05)
 
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def join(self, timeout_s: float = 300.0) -> None:
         assert self._thread is not None
         self._thread.join(timeout_s)
