@@ -115,7 +115,7 @@ class WorkerPool:
     def __init__(self, settings: Settings, processes: int, log_path: Path) -> None:
         self.metrics_port = free_port()
         env = worker_env(settings)
-        # The pool's multiprocess metrics files next to its log, not in a new directory under /tmp.
+        # The pool's multiprocess metrics files next to its log, not in a new temporary directory per start.
         env["PROMETHEUS_MULTIPROC_DIR"] = str(log_path.with_suffix(".metrics"))
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
