@@ -29,7 +29,7 @@ def test_api_fault_then_recovery_loses_nothing(log_dir: Path, fault: str) -> Non
     rule, lasts_s = FAULTS[fault]
     with Stack(f"Stripay API {fault}", log_dir, time_scale=1000) as stack:
         pool = stack.start_pool()
-        work = stack.workload(400, steps_per_s=50).start()
+        work = stack.workload(500, steps_per_s=60).start()
         work.wait_progress(0.25)
         stack.sim.set_fault("/v1/order", **rule)
         time.sleep(lasts_s)
