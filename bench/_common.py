@@ -13,6 +13,11 @@ own (pinned to a core when the machine has more than one):
 Request bodies are read from a file, one body per line, each sent once; the
 Python client stops at the end of the file, wrk starts again at its first
 line and says how often it did (``wrapped``).
+
+The service under test runs as real processes too: the simulator
+(:class:`SimulatorProcess`), a worker pool (:func:`start_worker_pool`), with
+the environment of :func:`service_env`; and a few Redis readings (memory,
+command counts) shared by the worker and end-to-end benches.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -62,9 +69,15 @@ def pin(pid: int, cpu: int | None) -> bool:
     return True
 
 
-def spawn(argv: Sequence[str], cpu: int | None) -> subprocess.Popen[bytes]:
-    """Start ``argv`` from the repository root, output discarded, pinned to ``cpu``."""
-    proc = subprocess.Popen(list(argv), cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def spawn(argv: Sequence[str], cpu: int | None, env: dict[str, str] | None = None,
+          new_session: bool = False) -> subprocess.Popen[bytes]:
+    """Start ``argv`` from the repository root, output discarded, pinned to ``cpu``.
+
+    Threads and processes it starts later inherit the pinning. ``new_session``:
+    its own process group, so :func:`stop_group` also ends the children it forked.
+    """
+    proc = subprocess.Popen(list(argv), cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env, start_new_session=new_session)
     pin(proc.pid, cpu)  # only the main thread exists yet; later threads inherit
     return proc
 
@@ -77,6 +90,39 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace_s: float = 15.0) -> None:
+    """SIGTERM the process group started by ``spawn(..., new_session=True)``, SIGKILL it after ``grace_s``."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        proc.wait()
+
+
+def children_cpu_seconds() -> float:
+    """User plus system CPU time of this process's children (and theirs) that have been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def child_pids(pid: int) -> list[int]:
+    """Process ids of the live children of ``pid`` (say the workers a pool forked)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    children.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return sorted(children)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -208,6 +254,144 @@ def _cell(value: object) -> str:
             return "-"
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
     return str(value)
+
+
+# --- the service under test: Redis, simulator, receiver and worker processes ----------
+
+BENCH_MERCHANT_KEY = "bench-merchant-key-0123456789abcdef"
+
+
+def service_env(redis_url: str, api_url: str, merchant_key: str = BENCH_MERCHANT_KEY,
+                **variables: str) -> dict[str, str]:
+    """The environment of a ``stripay-hooks`` process under test: this one's, without any
+    ``STRIPAY_*`` setting or Redis URL of the caller, plus the given ones."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("STRIPAY_") and k not in ("REDIS_URL", "PORT", "HOST", "PROMETHEUS_MULTIPROC_DIR")}
+    env.update({"REDIS_URL": redis_url, "STRIPAY_API_URL": api_url, "STRIPAY_MERCHANT_KEY": merchant_key,
+                "HOST": HOST})
+    env.update(variables)
+    return env
+
+
+def reset_redis(client: Any) -> None:
+    """Empty Redis and rewrite its AOF, so every run starts alike and none triggers a rewrite."""
+    client.flushall()
+    client.bgrewriteaof()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("Redis's AOF rewrite did not finish within 60 s")
+
+
+def used_memory_without_clients(client: Any) -> int:
+    """``used_memory`` minus client buffers (connections of the processes under test stay open)."""
+    info = client.info("memory")
+    return int(info["used_memory"]) - int(info.get("mem_clients_normal", 0))
+
+
+def median_memory_usage(client: Any, pattern: str, sample: int = 50) -> float:
+    """Median ``MEMORY USAGE`` (all of the value sampled) of up to ``sample`` keys matching ``pattern``."""
+    keys = []
+    for key in client.scan_iter(match=pattern, count=1000):
+        keys.append(key)
+        if len(keys) >= sample:
+            break
+    return median(float(client.memory_usage(k, samples=0) or 0) for k in keys)
+
+
+def command_calls(client: Any) -> dict[str, int]:
+    """Calls per Redis command since the last ``CONFIG RESETSTAT`` (``INFO commandstats``;
+    commands run inside scripts are counted too, each under its own name)."""
+    return {name.removeprefix("cmdstat_"): int(stats["calls"])
+            for name, stats in client.info("commandstats").items()}
+
+
+class SimulatorProcess:
+    """``python -m cli simulator`` on a free port of 127.0.0.1, pinned to ``cpu``; a context manager.
+
+    Its notifications are switched off (mode ``drop``): the benches send their own.
+    """
+
+    def __init__(self, cpu: int | None, merchant_key: str = BENCH_MERCHANT_KEY, time_scale: float = 1.0) -> None:
+        self.cpu = cpu
+        self.merchant_key = merchant_key
+        self.time_scale = time_scale
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def __enter__(self) -> "SimulatorProcess":
+        from simulator.client import ControlClient
+
+        self.port = free_port()
+        env = service_env("", "", self.merchant_key)
+        self.proc = spawn([sys.executable, "-m", "cli", "simulator", "--host", HOST, "--port", str(self.port),
+                           "--time-scale", str(self.time_scale)], self.cpu, env=env)
+        try:
+            wait_http(self.port, "/_sim/notify-mode", self.proc)
+        except BaseException:
+            stop(self.proc)
+            raise
+        self.control = ControlClient(self.url)
+        self.control.set_notify_mode("drop")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+
+    def set_latency(self, endpoint: str, latency_s: float) -> None:
+        """Every request to ``endpoint`` answers after ``latency_s`` (0: no fault)."""
+        self.control.clear_faults()
+        if latency_s > 0:
+            self.control.set_fault(endpoint, latency_s=latency_s)
+
+    def create_orders(self, count: int, **fields: Any) -> list[dict[str, Any]]:
+        """``count`` new orders (``POST /_sim/orders`` with ``fields``, say ``status="completed"``)
+        over one keep-alive connection; each as the control API shows it."""
+        import http.client
+
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
+        body = json.dumps(fields).encode()
+        orders = []
+        try:
+            for _ in range(count):
+                conn.request("POST", "/_sim/orders", body, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                data = response.read()
+                if response.status != 201:
+                    raise RuntimeError(f"simulator answered {response.status} creating an order: {data[:200]!r}")
+                orders.append(json.loads(data))
+        finally:
+            conn.close()
+        return orders
+
+
+def start_worker_pool(env: dict[str, str], processes: int, cpu: int | None, *, burst: bool,
+                      metrics_port: int = 0) -> subprocess.Popen[bytes]:
+    """``stripay-hooks worker --processes N`` (as ``python -m cli worker``), in its own process group,
+    pinned to ``cpu`` before it forks its workers (they inherit it). Stop it with :func:`stop_group`."""
+    argv = [sys.executable, "-m", "cli", "worker", "--processes", str(processes), "--metrics-port", str(metrics_port)]
+    if burst:
+        argv.append("--burst")
+    return spawn(argv, cpu, env=env, new_session=True)
+
+
+def write_results(results: dict[str, Any], output: Path | None) -> None:
+    """Write ``results`` as JSON to ``output`` (atomically), unless it is None."""
+    if output is None:
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(output)
+    print(f"figures written to {output}")
 
 
 # --- load generation -------------------------------------------------------------
@@ -447,7 +631,7 @@ async def _python_load(port: int, path: str, bodies: Path, connections: int, dur
     start = time.monotonic()
     generator: _Generator = (_ClosedLoop if rate is None else _OpenLoop)(requests, start + duration_s)
     conns = [(await loop.create_connection(lambda: _Connection(generator), HOST, port))[1] for _ in range(connections)]
-    start = time.monotonic()
+    start, start_wall = time.monotonic(), time.time()
     generator.deadline = start + duration_s
     lateness: list[float] = []
     if isinstance(generator, _OpenLoop):
@@ -478,6 +662,8 @@ async def _python_load(port: int, path: str, bodies: Path, connections: int, dur
         max_ms=(latencies[-1] * 1000) if latencies else math.nan, non_200=generator.non_200,
         errors=generator.errors, offered_rps=rate,
         send_lateness_p99_ms=percentile(lateness, 99) * 1000 if rate is not None else None,
+        # Open loop: request i was scheduled at start_wall + i / rate (Unix time, this machine's clock).
+        extra={"start_wall": start_wall} if rate is not None else {},
     )
 
 
