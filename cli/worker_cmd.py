@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
@@ -14,15 +15,24 @@ from cli.main import fail, load_settings
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
+def _remove_if_owner(path: str, owner_pid: int) -> None:
+    if os.getpid() == owner_pid:  # not from a forked worker process
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _prepare_metrics_dir() -> str:
-    """A fresh directory for prometheus_client's multiprocess mode.
+    """A fresh directory for prometheus_client's multiprocess mode (a temporary one,
+    removed at exit, unless PROMETHEUS_MULTIPROC_DIR names one).
 
     prometheus_client picks single- or multi-process values when a metric is
     created, so this must run before :mod:`shared.metrics` is imported.
     """
     if "shared.metrics" in sys.modules:
         raise RuntimeError("shared.metrics was imported before the worker chose multiprocess metrics")
-    path = os.environ.get(METRICS_DIR_ENV) or tempfile.mkdtemp(prefix="stripay-metrics-")
+    path = os.environ.get(METRICS_DIR_ENV)
+    if not path:
+        path = tempfile.mkdtemp(prefix="stripay-metrics-")
+        atexit.register(_remove_if_owner, path, os.getpid())
     shutil.rmtree(path, ignore_errors=True)  # files of a previous run would be summed in
     os.makedirs(path, exist_ok=True)
     os.environ[METRICS_DIR_ENV] = path

@@ -102,7 +102,8 @@ class Settings:
     api_timeout_s: float = 10.0
     coalesce_s: float = 2.0
     job_timeout_s: int = 60
-    result_ttl_s: int = 86400
+    # A finished job (hash and result) costs ~6 KB; the order store keeps what matters.
+    result_ttl_s: int = 3600
     failure_ttl_s: int = 30 * 86400
     forward_url: str | None = None
     forward_secret: str | None = field(default=None, repr=False)
