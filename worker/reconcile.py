@@ -112,8 +112,11 @@ def reconcile(
 
     # Behind: older than the notification and not yet in the notified status.
     api_behind = notified_ms is not None and order.updated_ms < notified_ms and order.status != payload.get("status")
+    # A notification older than the API's order (a retry, a late or replayed delivery)
+    # is expected to differ; one that claims the API's version or a newer one must not.
+    api_newer = notified_ms is not None and order.updated_ms > notified_ms
     differences = order.differences(payload) if source in ("notify", "replay", "recheck") else []
-    if differences and not api_behind:
+    if differences and not api_behind and not api_newer:
         metrics.reconcile_total.labels(outcome="mismatch").inc()
         bound.warning("notification_mismatch", fields=differences, api_status=order.status)
 

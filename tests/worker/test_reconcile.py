@@ -231,3 +231,14 @@ def test_a_rerun_of_a_job_schedules_its_recheck_once(ctx, sim) -> None:
     reconcile(ctx, ahead, 0.0)
     reconcile(ctx, ahead, 0.0)  # the same job run again (e.g. after its worker died)
     assert len(scheduled_ids(ctx.redis)) == 1
+
+
+def test_an_old_notification_is_not_a_mismatch(ctx, sim) -> None:
+    order = sim.create_order()
+    completed = notification(sim.set_status(order["id"], "completed"))
+    sim.set_status(order["id"], "refunded")
+    before = counter("stripay_reconcile_total", outcome="mismatch")
+    enqueue(ctx, completed)  # a late delivery: the API has moved on
+    run_jobs(ctx.redis)
+    assert counter("stripay_reconcile_total", outcome="mismatch") == before
+    assert OrderStore(ctx.redis).get(order["id"]).status == "refunded"
