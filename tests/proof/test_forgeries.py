@@ -178,7 +178,7 @@ def test_forgeries_and_replays_change_no_order(log_dir: Path) -> None:
         kinds: dict[str, int] = {}
         for kind, _, _ in answers:
             kinds[kind] = kinds.get(kind, 0) + 1
-        report(verdict, hostile_posts=len(answers), wrong_key=kinds["wrong key"],
+        report(verdict, forged=True, hostile_posts=len(answers), wrong_key=kinds["wrong key"],
                shifted=sum(n for k, n in kinds.items() if "|" in k), replays=kinds["replay"] * 2,
                **timings)
         assert store.get(chatty[0]["id"]).status == "completed"
