@@ -29,11 +29,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
-from rq.job import Callback, Retry
 
 from receiver.appkeys import HTTP_SESSION, REDIS, RETURN_CONTEXT, SETTINGS
 from receiver.billrun_store import BillrunStore, TxRecord
-from shared.keys import FAILURE_CALLBACK, RECONCILE_JOB
+from shared.job_queue import enqueue_reconcile
 from shared.logging import get_logger
 from shared.order import Order
 from shared.settings import Settings
@@ -389,21 +388,11 @@ async def _tx_id_of(request: web.Request) -> object:
 
 def enqueue_return_check(ctx: WorkerContext, order_id: int, tx_id: str, received_at: float) -> str:
     """A reconcile job (source ``return``) that fetches the order again; blocking, run in a thread."""
-    settings = ctx.settings
-    job = ctx.queue.enqueue(
-        RECONCILE_JOB,
-        {"id": order_id, "merchantOrderId": tx_id},
-        received_at,
-        "return",
-        job_timeout=settings.job_timeout_s,
-        result_ttl=settings.result_ttl_s,
-        failure_ttl=settings.failure_ttl_s,
-        retry=Retry(max=len(settings.retry_s), interval=[int(s) for s in settings.retry_s])
-        if settings.retry_s else None,
-        on_failure=Callback(FAILURE_CALLBACK),
-        description=f"reconcile order {order_id} (return of txId {tx_id})",
-    )
-    return str(job.id)
+    job_id = enqueue_reconcile(ctx.redis, ctx.settings, {"id": order_id, "merchantOrderId": tx_id}, "return",
+                               received_at=received_at)
+    if job_id is None:  # only a unique enqueue can find its job already there
+        raise RuntimeError("reconcile job was not queued")
+    return job_id
 
 
 async def _pending(request: web.Request, store: BillrunStore, record: TxRecord, received_at: float,

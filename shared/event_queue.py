@@ -58,6 +58,14 @@ class EnqueueResult:
     job_id: str
 
 
+def retry_policy(settings: Settings) -> Retry | None:
+    """RQ's retry for API errors: one retry per ``STRIPAY_RETRY_S`` entry, in order
+    (RQ right-aligns the intervals to the retries left, so the counts must match)."""
+    if not settings.retry_s:
+        return None
+    return Retry(max=len(settings.retry_s), interval=[int(s) for s in settings.retry_s])
+
+
 def build_rq_job(
     func: str,
     args: tuple[Any, ...],
@@ -68,7 +76,6 @@ def build_rq_job(
 ) -> Job:
     """An RQ job for queue ``stripay``, exactly as ``Queue.enqueue`` would save it:
     JSON serializer, explicit timeout and TTLs, retries on ``settings.retry_s``."""
-    retry = Retry(max=len(settings.retry_s), interval=[int(s) for s in settings.retry_s]) if settings.retry_s else None
     job = Job.create(
         func,
         args=args,
@@ -79,7 +86,7 @@ def build_rq_job(
         timeout=settings.job_timeout_s,
         result_ttl=settings.result_ttl_s,
         failure_ttl=settings.failure_ttl_s,
-        retry=retry,
+        retry=retry_policy(settings),
         serializer=JSONSerializer,
         description=description,
         on_failure=Callback(FAILURE_CALLBACK),

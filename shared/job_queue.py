@@ -51,10 +51,12 @@ def enqueue_reconcile(
     source: str,
     job_id: str | None = None,
     unique: bool = False,
+    received_at: float | None = None,
 ) -> str | None:
     """Queue the reconcile job for ``payload`` (at least ``{"id": order_id}``) with ``source``.
 
     Returns the job id, or None when ``unique`` and that job already exists.
     """
-    job = build_job(payload, time.time(), settings, source=source, job_id=job_id)
+    job = build_job(payload, time.time() if received_at is None else received_at, settings, source=source,
+                    job_id=job_id)
     return job.id if enqueue_job(client, job, unique=unique) else None

@@ -28,9 +28,10 @@ from datetime import datetime, timezone
 import redis
 from rq import Queue
 from rq.exceptions import DuplicateJobError
-from rq.job import Callback, JobStatus, Retry
+from rq.job import Callback, JobStatus
 from rq.serializers import JSONSerializer
 
+from shared.event_queue import retry_policy
 from shared.keys import FAILURE_CALLBACK, QUEUE_NAME
 from shared.settings import Settings
 
@@ -51,7 +52,6 @@ def lookback_s(every_s: int) -> int:
 
 def _schedule(connection: redis.Redis, settings: Settings, every_s: int, period: int) -> str | None:
     queue = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
-    retry = Retry(max=len(settings.retry_s), interval=[int(s) for s in settings.retry_s]) if settings.retry_s else None
     job = queue.create_job(
         SWEEP_JOB,
         args=(lookback_s(every_s),),
@@ -60,7 +60,7 @@ def _schedule(connection: redis.Redis, settings: Settings, every_s: int, period:
         timeout=max(settings.job_timeout_s, SWEEP_TIMEOUT_S),
         result_ttl=settings.result_ttl_s,
         failure_ttl=settings.failure_ttl_s,
-        retry=retry,
+        retry=retry_policy(settings),
         on_failure=Callback(FAILURE_CALLBACK),
         description=f"sweep orders (every {every_s}s, period {period})",
         status=JobStatus.SCHEDULED,
