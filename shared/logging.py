@@ -85,8 +85,10 @@ def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiohttp's access log line per request duplicates our summary line.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # One line per request from aiohttp's access log or httpx duplicates our summary
+    # line of the unit of work (and would land in CLI output).
+    for chatty in ("aiohttp.access", "httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     _configured = True
 
 

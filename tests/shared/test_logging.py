@@ -19,3 +19,11 @@ def test_secret_fields_are_redacted_and_pii_masked(capsys) -> None:
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert (line["key"], line["sign"], line["email"], line["ip"]) == ("[redacted]", "[redacted]",
                                                                        "b***@example.com", "10.1.x.x")
+
+
+def test_http_client_request_lines_are_not_logged(capsys) -> None:
+    import logging
+
+    configure_logging(json_lines=True)
+    logging.getLogger("httpx").info("HTTP Request: POST http://127.0.0.1/v1/order")
+    assert "HTTP Request" not in capsys.readouterr().err
