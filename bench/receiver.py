@@ -104,11 +104,12 @@ def _thread_enqueue_app(settings: Any) -> Any:
     in a thread (same job options). No dedupe: strictly less Redis work than the receiver."""
     import redis.exceptions
     from aiohttp import web
-    from rq import Callback, Queue, Retry
+    from rq import Callback, Queue
     from rq.serializers import JSONSerializer
 
     from receiver.parsing import parse_body
     from shared import metrics
+    from shared.event_queue import retry_policy
     from shared.keys import FAILURE_CALLBACK, QUEUE_NAME, RECONCILE_JOB
     from shared.logging import get_logger
     from shared.notification import MalformedNotification, order_id_of
@@ -117,7 +118,7 @@ def _thread_enqueue_app(settings: Any) -> Any:
 
     log = get_logger("bench.thread_enqueue")
     queue = Queue(QUEUE_NAME, connection=sync_client(settings.redis_url), serializer=JSONSerializer)
-    retry = Retry(max=len(settings.retry_s), interval=[int(s) for s in settings.retry_s])
+    retry = retry_policy(settings)
 
     def answer(result: str, http_status: int, text: str, started: float, **fields: object) -> web.Response:
         ack_s = time.perf_counter() - started
