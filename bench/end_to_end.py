@@ -136,10 +136,20 @@ def _worker_pool(stack: Stack, processes: int, cpu: int | None) -> Iterator[subp
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{processes} workers did not register within 30 s")
             time.sleep(POLL_S)
+        # Registered is not ready: each worker is ready once it waits for a job.
+        while not all(state == b"idle" for state in _worker_states(stack.redis)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{processes} workers were not waiting for jobs within 30 s")
+            time.sleep(POLL_S)
         yield proc
     finally:
         stop_group(proc)
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _worker_states(client: redis.Redis) -> list[bytes | None]:
+    names = client.smembers(WORKERS_KEY)
+    return [client.hget(name, "state") for name in names]  # type: ignore[misc]
 
 
 def _cpu(stack: Stack, pool_pid: int, workers: list[int]) -> tuple[float, float, float]:

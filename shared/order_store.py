@@ -98,6 +98,14 @@ class OrderStore:
         self._client = client
         self._apply = client.register_script(APPLY_SCRIPT)
 
+    @property
+    def apply_script_sha(self) -> str:
+        return str(self._apply.sha)
+
+    def load_scripts(self) -> None:
+        """Load the apply script into Redis now rather than on the first apply."""
+        self._client.script_load(APPLY_SCRIPT)
+
     def apply(
         self,
         order: Order,

@@ -39,6 +39,10 @@ class WorkerContext:
             pid=os.getpid(),
         )
 
+    def warm_up(self) -> None:
+        """Open the Redis connection and load the scripts before the first job needs them."""
+        self.store.load_scripts()
+
     def close(self) -> None:
         self.stripay.close()
         self.redis.close()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from rq import SimpleWorker
 from rq.worker_pool import WorkerData, WorkerPool
+
+log = structlog.get_logger("stripay.worker")
 
 # RQ's default is 10 minutes; a killed worker's job is retried after its
 # heartbeat expires (about 90 s) and the next maintenance run finds it.
@@ -19,6 +22,16 @@ class StripayWorker(SimpleWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL_S)
         super().__init__(*args, **kwargs)
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        """RQ's start-up, then this process's context, so the first job does not pay for it."""
+        super().bootstrap(*args, **kwargs)
+        from worker.context import get_context
+
+        try:
+            get_context().warm_up()
+        except Exception as err:  # noqa: BLE001 - an optimisation: the first job reports the real error
+            log.warning("worker_warm_up_failed", error=type(err).__name__)
 
 
 def on_worker_exit(pool: WorkerPool) -> None:
