@@ -6,11 +6,13 @@ bound, and :func:`redact` drops them from any event that carries them by name.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 SECRET_FIELDS = frozenset({"key", "sign", "merchant_key", "forward_secret", "password", "secret"})
@@ -55,6 +57,15 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+def json_line(event: Any, **kwargs: Any) -> str:
+    """structlog's JSON serializer: orjson (half the cost of ``json.dumps`` per line), the
+    standard library for what orjson refuses (integers beyond 64 bits, say)."""
+    try:
+        return orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS, **kwargs).decode()
+    except TypeError:
+        return json.dumps(event, **kwargs)
+
+
 _configured = False
 
 
@@ -69,7 +80,7 @@ def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> No
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact,
     ]
-    renderer: Any = structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer()
+    renderer: Any = structlog.processors.JSONRenderer(serializer=json_line) if json_lines else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[*shared_processors, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

@@ -27,3 +27,16 @@ def test_http_client_request_lines_are_not_logged(capsys) -> None:
     configure_logging(json_lines=True)
     logging.getLogger("httpx").info("HTTP Request: POST http://127.0.0.1/v1/order")
     assert "HTTP Request" not in capsys.readouterr().err
+
+
+def test_json_line_writes_what_orjson_refuses() -> None:
+    from shared.logging import json_line
+
+    line = json.loads(json_line({"order_id": 10**30, 3: "int key", "event": "x"}))
+    assert line == {"order_id": 10**30, "3": "int key", "event": "x"}
+
+
+def test_a_log_line_with_a_huge_number_is_written(capsys) -> None:
+    configure_logging(json_lines=True)
+    get_logger("t").info("notification", order_id=10**25)
+    assert json.loads(capsys.readouterr().err.strip().splitlines()[-1])["order_id"] == 10**25
