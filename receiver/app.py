@@ -46,6 +46,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[QUARANTINE] = AsyncQuarantine(client, settings.quarantine_max_len, settings.quarantine_ttl_s)
     register_queue_collector(queue_client_factory(settings.redis_url))
     yield
+    await app[EVENT_QUEUE].close()
     await client.aclose()
 
 

@@ -28,6 +28,9 @@ class BatchedScript:
         self._pending: list[Call] = []
         self._flushes: set[asyncio.Task[None]] = set()
 
+    async def close(self) -> None:
+        """Nothing of its own to close: the client is its owner's."""
+
     async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()

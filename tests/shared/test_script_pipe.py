@@ -1,0 +1,171 @@
+"""PipelinedScript: one script, many callers, one pipelined connection; every failure fails closed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio
+import redis.exceptions
+
+from shared.batched_script import BatchedScript
+from shared.script_pipe import PipelinedScript, pack_command, script_runner
+
+INCR_SCRIPT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+PAIR_SCRIPT = "return {tonumber(ARGV[1]), ARGV[2]}"
+
+
+def _script(url: str, script: str = INCR_SCRIPT, timeout_s: float = 5.0) -> PipelinedScript:
+    return PipelinedScript(url, script, timeout_s=timeout_s, connect_timeout_s=2.0)
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
+    connection = redis.asyncio.Redis.from_url(redis_url)
+    yield connection
+    await connection.aclose()
+
+
+@pytest.fixture
+async def incr(redis_url: str) -> AsyncIterator[PipelinedScript]:
+    script = _script(redis_url)
+    yield script
+    await script.close()
+
+
+async def _silent_server(reply: bytes = b"") -> tuple[asyncio.Server, int]:
+    """A TCP server that reads everything and answers ``reply`` once, or nothing."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        if reply:
+            writer.write(reply)
+            await writer.drain()
+        await reader.read()  # until the client goes away
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def test_pack_command_is_resp_bulk_strings() -> None:
+    assert pack_command(b"EVALSHA", "é", 2, 1.5) == b"*4\r\n$7\r\nEVALSHA\r\n$2\r\n\xc3\xa9\r\n$1\r\n2\r\n$3\r\n1.5\r\n"
+
+
+async def test_concurrent_calls_each_get_their_own_reply(incr: PipelinedScript) -> None:
+    replies = await asyncio.gather(*(incr([f"k{n}"], [n]) for n in range(50)))
+    assert replies == list(range(50))
+
+
+async def test_replies_keep_their_shape(redis_url: str) -> None:
+    script = _script(redis_url, PAIR_SCRIPT)
+    try:
+        assert await script([], [7, "job-id"]) == [7, b"job-id"]
+    finally:
+        await script.close()
+
+
+async def test_concurrent_calls_share_one_connection(incr: PipelinedScript, client: redis.asyncio.Redis) -> None:
+    await incr(["warm"], [1])  # connects
+    before = (await client.info("stats"))["total_connections_received"]
+    await asyncio.gather(*(incr([f"k{n}"], [1]) for n in range(50)))
+    after = (await client.info("stats"))["total_connections_received"]
+    assert after == before
+
+
+async def test_an_error_fails_only_its_own_call(incr: PipelinedScript, client: redis.asyncio.Redis) -> None:
+    await client.hset("a-hash", "f", "v")
+    results = await asyncio.gather(incr(["ok"], [2]), incr(["a-hash"], [1]), incr(["ok"], [3]),
+                                   return_exceptions=True)
+    assert results[0] == 2 and results[2] == 5
+    assert isinstance(results[1], redis.exceptions.ResponseError)
+
+
+async def test_lost_script_cache_is_reloaded(incr: PipelinedScript, client: redis.asyncio.Redis) -> None:
+    await incr(["k"], [1])
+    await client.script_flush()
+    assert sorted(await asyncio.gather(incr(["k"], [1]), incr(["k"], [1]))) == [2, 3]
+    assert await client.get("k") == b"3"  # each call ran exactly once
+
+
+async def test_redis_down_fails_every_call_and_hangs_none(redis_server, incr: PipelinedScript) -> None:
+    await incr(["k"], [1])
+    redis_server.stop()
+    try:
+        results = await asyncio.gather(*(incr(["k"], [1]) for _ in range(5)), return_exceptions=True)
+        assert all(isinstance(r, redis.exceptions.ConnectionError) for r in results)
+    finally:
+        redis_server.start()
+
+
+async def test_reconnects_after_redis_comes_back(redis_server, incr: PipelinedScript) -> None:
+    await incr(["k"], [1])
+    redis_server.stop()
+    redis_server.start()
+    assert await incr(["k2"], [4]) == 4
+
+
+async def test_unanswered_calls_time_out(redis_url: str) -> None:
+    server, port = await _silent_server()
+    script = _script(f"redis://127.0.0.1:{port}/0", timeout_s=0.2)
+    try:
+        with pytest.raises(redis.exceptions.TimeoutError):
+            await asyncio.wait_for(script(["k"], [1]), timeout=5)
+    finally:
+        await script.close()
+        server.close()
+
+
+async def test_an_unreadable_reply_fails_closed() -> None:
+    server, port = await _silent_server(reply=b"?garbage\r\n")
+    script = _script(f"redis://127.0.0.1:{port}/0")
+    try:
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await asyncio.wait_for(script(["k"], [1]), timeout=5)
+    finally:
+        await script.close()
+        server.close()
+
+
+async def test_nothing_listening_is_a_connection_error(redis_server) -> None:
+    server, port = await _silent_server()
+    server.close()
+    await server.wait_closed()
+    script = _script(f"redis://127.0.0.1:{port}/0")
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await script(["k"], [1])
+
+
+async def test_authenticates_and_selects_the_database(redis_server, client: redis.asyncio.Redis) -> None:
+    await client.execute_command("ACL", "SETUSER", "pipe-test", "on", ">s3cret", "~*", "+@all")
+    url = f"redis://pipe-test:s3cret@127.0.0.1:{redis_server.port}/3"
+    script = _script(url)
+    try:
+        assert await script(["in-db-3"], [1]) == 1
+        other_db = redis.asyncio.Redis.from_url(url)
+        assert await other_db.get("in-db-3") == b"1"
+        await other_db.aclose()
+        assert await client.get("in-db-3") is None
+    finally:
+        await script.close()
+        await client.execute_command("ACL", "DELUSER", "pipe-test")
+
+
+async def test_a_wrong_password_is_an_authentication_error(redis_server, client: redis.asyncio.Redis) -> None:
+    await client.execute_command("ACL", "SETUSER", "pipe-test", "on", ">s3cret", "~*", "+@all")
+    script = _script(f"redis://pipe-test:wrong@127.0.0.1:{redis_server.port}/0")
+    try:
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            await script(["k"], [1])
+    finally:
+        await client.execute_command("ACL", "DELUSER", "pipe-test")
+
+
+async def test_tls_urls_use_redis_py(client: redis.asyncio.Redis) -> None:
+    runner = script_runner("rediss://127.0.0.1:6380/0", client, INCR_SCRIPT, 5.0, 2.0)
+    assert isinstance(runner, BatchedScript)
+
+
+async def test_plain_urls_use_the_pipelined_connection(redis_url: str, client: redis.asyncio.Redis) -> None:
+    assert isinstance(script_runner(redis_url, client, INCR_SCRIPT, 5.0, 2.0), PipelinedScript)
