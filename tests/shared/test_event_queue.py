@@ -1,3 +1,4 @@
+import zlib
 from dataclasses import replace
 
 import pytest
@@ -5,9 +6,10 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.utils import now, utcformat
 
-from shared.event_queue import EventQueue, build_job
-from shared.keys import QUEUE_NAME
+from shared.event_queue import EventQueue, UtcClock, build_job
+from shared.keys import QUEUE_NAME, RECONCILE_JOB
 from shared.notification import identity_of
 from tests.support.payloads import order_payload, signed
 from tests.support.worker import worker_context
@@ -91,5 +93,21 @@ def test_job_hash_written_by_the_script_equals_rqs_own(redis_client, settings) -
     written = redis_client.hgetall(f"rq:job:{result.job_id}")
     expected = build_job(payload, 12.5, settings, job_id=result.job_id).to_dict()
     expected["created_at"] = expected["enqueued_at"] = written[b"created_at"].decode()
+    # "data" is written uncompressed; RQ reads both forms alike (Job.restore).
+    assert zlib.decompress(expected.pop("data")) == written.pop(b"data")
     encoder = redis_client.connection_pool.get_encoder()  # what HSET from Python would store
     assert written == {name.encode(): encoder.encode(value) for name, value in expected.items()}
+
+
+def test_uncompressed_job_data_reads_back_as_rqs_own(redis_client, settings) -> None:
+    payload = order_payload(8)
+    result = EventQueue(redis_client, settings).enqueue(payload, 12.5)
+    job = Job.fetch(result.job_id, connection=redis_client, serializer=JSONSerializer)
+    assert (job.func_name, job.args, job.kwargs) == (RECONCILE_JOB, [payload, 12.5, "notify"], {})
+
+
+def test_utc_clock_writes_rqs_own_format() -> None:
+    before = utcformat(now())
+    written = UtcClock().now()
+    after = utcformat(now())
+    assert len(written) == len(before) and before <= written <= after
