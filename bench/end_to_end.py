@@ -406,8 +406,8 @@ def _print(results: dict[str, Any]) -> None:
                      ("MEMORY USAGE stripay:history:* list", mem["history_list"]),
                      ("stripay:transitions stream / entry", mem["stream_bytes_per_entry"]),
                      ("stored order (hash + history + stream entry)", mem["stored_order_total"]),
-                     ("MEMORY USAGE rq:job:* hash (finished, kept result_ttl 24 h)", mem["rq_job_hash"]),
-                     ("MEMORY USAGE rq:results:* stream (kept 24 h)", mem["rq_result_stream"]),
+                     ("MEMORY USAGE rq:job:* hash (finished, kept result_ttl, 1 h)", mem["rq_job_hash"]),
+                     ("MEMORY USAGE rq:results:* stream (kept result_ttl, 1 h)", mem["rq_result_stream"]),
                      ("used_memory delta / notification (all of it)", mem["used_memory_delta_per_order"])])
     print_table("Targets (report only)", ("target", "value", "met"),
                 [(name, t["value"] if t["value"] is not None else "not applied in time", "yes" if t["met"] else "NO")
