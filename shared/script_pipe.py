@@ -47,6 +47,8 @@ def pack_command(*parts: Any) -> bytes:
     for part in parts:
         if isinstance(part, str):
             part = part.encode()
+        elif isinstance(part, bool) or not isinstance(part, (bytes, int, float)):
+            raise redis.exceptions.DataError(f"cannot send a {type(part).__name__} to Redis")
         elif not isinstance(part, bytes):  # int and float, as redis-py sends them
             part = repr(part).encode() if isinstance(part, float) else str(part).encode()
         out.append(b"$%d\r\n%s\r\n" % (len(part), part))
@@ -160,6 +162,8 @@ class PipelinedScript:
     async def close(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if self._connecting is not None:
+            self._connecting.cancel()
         if self._protocol is not None:
             self._protocol.abort(redis.exceptions.ConnectionError("closed"))
             self._protocol = None

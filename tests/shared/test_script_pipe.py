@@ -53,6 +53,12 @@ def test_pack_command_is_resp_bulk_strings() -> None:
     assert pack_command(b"EVALSHA", "é", 2, 1.5) == b"*4\r\n$7\r\nEVALSHA\r\n$2\r\n\xc3\xa9\r\n$1\r\n2\r\n$3\r\n1.5\r\n"
 
 
+@pytest.mark.parametrize("value", [None, True, {"a": 1}])
+def test_pack_command_refuses_what_redis_py_refuses(value: object) -> None:
+    with pytest.raises(redis.exceptions.DataError):
+        pack_command(b"EVALSHA", value)
+
+
 async def test_concurrent_calls_each_get_their_own_reply(incr: PipelinedScript) -> None:
     replies = await asyncio.gather(*(incr([f"k{n}"], [n]) for n in range(50)))
     assert replies == list(range(50))
