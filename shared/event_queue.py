@@ -31,10 +31,10 @@ from rq.job import Callback, Job, JobStatus, Retry
 from rq.serializers import JSONSerializer
 from rq.utils import now
 
-from shared.redis_client import CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S
-from shared.script_pipe import script_runner
 from shared.keys import FAILURE_CALLBACK, QUEUE_NAME, RECONCILE_JOB, RQ_QUEUE_KEY, RQ_QUEUES_SET, seen_key
 from shared.notification import identity_of
+from shared.redis_client import CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S
+from shared.script_pipe import script_runner
 from shared.settings import Settings
 
 ENQUEUE_SCRIPT = """

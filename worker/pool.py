@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from rq import SimpleWorker
 from rq.worker_pool import WorkerData, WorkerPool
 
-log = structlog.get_logger("stripay.worker")
+from shared.logging import get_logger
+
+log = get_logger("worker.pool")
 
 # RQ's default is 10 minutes; a killed worker's job is retried after its
 # heartbeat expires (about 90 s) and the next maintenance run finds it.
