@@ -132,6 +132,8 @@ class PipelinedScript:
         options = parse_url(url)
         if options.get("connection_class") is SSLConnection:
             raise ValueError("PipelinedScript speaks plain TCP or a Unix socket, not TLS")
+        if url.startswith("unix:") and not options.get("path"):
+            raise ValueError("a unix:// Redis URL needs a socket path")
         self._options = options
         self._script = script.encode()
         self._sha = hashlib.sha1(self._script).hexdigest().encode()
@@ -140,11 +142,12 @@ class PipelinedScript:
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
+        self._closed = False
 
     async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         try:
             return await self._call(keys, args)
-        except redis.exceptions.TimeoutError:
+        except (redis.exceptions.TimeoutError, redis.exceptions.AuthenticationError):
             raise
         except redis.exceptions.ConnectionError:
             # Most often a connection Redis closed (a restart) before this call was written;
@@ -160,8 +163,11 @@ class PipelinedScript:
             return await self._send(protocol, pack_command(b"EVAL", self._script, len(keys), *keys, *args))
 
     async def close(self) -> None:
+        """Fail every unanswered call and refuse new ones."""
+        self._closed = True
         if self._watchdog is not None:
             self._watchdog.cancel()
+            self._watchdog = None
         if self._connecting is not None:
             self._connecting.cancel()
         if self._protocol is not None:
@@ -186,17 +192,30 @@ class PipelinedScript:
         self._watchdog = asyncio.get_running_loop().call_later(self._timeout_s / 4, self._watch)
 
     async def _connected(self) -> _Protocol:
+        if self._closed:
+            raise redis.exceptions.ConnectionError("closed")
         protocol = self._protocol
         if protocol is not None and protocol.lost is None:
             return protocol
-        if self._connecting is None:  # one connect for every caller waiting meanwhile
-            self._connecting = asyncio.ensure_future(self._connect())
-            self._connecting.add_done_callback(self._connect_done)
-        return await asyncio.shield(self._connecting)
+        connecting = self._connecting
+        if connecting is None:  # one connect for every caller waiting meanwhile
+            connecting = self._connecting = asyncio.ensure_future(self._connect())
+            connecting.add_done_callback(self._connect_done)
+        try:
+            return await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this caller was cancelled
+            raise redis.exceptions.ConnectionError("closed while connecting") from None
 
     def _connect_done(self, connecting: asyncio.Future[_Protocol]) -> None:
         self._connecting = None
-        if not connecting.cancelled() and connecting.exception() is None:
+        if connecting.cancelled() or connecting.exception() is not None:
+            return
+        if self._closed:
+            connecting.result().abort(redis.exceptions.ConnectionError("closed"))
+        else:
             self._protocol = connecting.result()
 
     async def _connect(self) -> _Protocol:
@@ -210,9 +229,9 @@ class PipelinedScript:
                     _, protocol = await loop.create_connection(
                         _Protocol, options.get("host", "localhost"), options.get("port", 6379))
                 setup = []
-                if options.get("password") is not None:
-                    credentials = [options["username"]] if options.get("username") else []
-                    setup.append(protocol.send(pack_command(b"AUTH", *credentials, options["password"])))
+                if options.get("username") or options.get("password"):  # as redis-py authenticates
+                    user = [options["username"]] if options.get("username") else []
+                    setup.append(protocol.send(pack_command(b"AUTH", *user, options.get("password") or "")))
                 if options.get("db"):
                     setup.append(protocol.send(pack_command(b"SELECT", options["db"])))
                 try:
@@ -220,10 +239,12 @@ class PipelinedScript:
                 except BaseException:
                     protocol.abort(redis.exceptions.ConnectionError("connection set-up failed"))
                     raise
-        except (OSError, TimeoutError) as err:
+        except (OSError, TimeoutError, ValueError) as err:  # ValueError: a host name that cannot be encoded
             raise redis.exceptions.ConnectionError(f"cannot connect to Redis: {type(err).__name__}") from err
-        except redis.exceptions.ResponseError as err:  # a wrong password or database
-            raise redis.exceptions.AuthenticationError(str(err)) from err
+        except redis.exceptions.ResponseError as err:
+            if str(err).startswith(("WRONGPASS", "NOAUTH", "ERR invalid password", "ERR AUTH")):
+                raise redis.exceptions.AuthenticationError(str(err)) from err
+            raise redis.exceptions.ConnectionError(f"Redis refused the connection set-up: {err}") from err
         return protocol
 
 

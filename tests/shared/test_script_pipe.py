@@ -175,3 +175,55 @@ async def test_tls_urls_use_redis_py(client: redis.asyncio.Redis) -> None:
 
 async def test_plain_urls_use_the_pipelined_connection(redis_url: str, client: redis.asyncio.Redis) -> None:
     assert isinstance(script_runner(redis_url, client, INCR_SCRIPT, 5.0, 2.0), PipelinedScript)
+
+
+async def test_close_fails_a_call_in_flight_and_opens_nothing_new() -> None:
+    server, port = await _silent_server()
+    script = _script(f"redis://127.0.0.1:{port}/0", timeout_s=0.2)
+    try:
+        call = asyncio.ensure_future(script(["k"], [1]))
+        await asyncio.sleep(0.05)  # written, unanswered
+        await script.close()
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await asyncio.wait_for(call, timeout=5)
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await script(["k"], [1])
+    finally:
+        server.close()
+
+
+async def test_close_while_connecting_is_a_connection_error_for_the_waiting_call() -> None:
+    server, port = await _silent_server()  # never answers AUTH
+    script = _script(f"redis://user:pw@127.0.0.1:{port}/0")
+    try:
+        call = asyncio.ensure_future(script(["k"], [1]))
+        await asyncio.sleep(0.05)
+        await script.close()
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await asyncio.wait_for(call, timeout=5)
+    finally:
+        server.close()
+
+
+async def test_a_wrong_password_is_not_tried_twice(redis_server, client: redis.asyncio.Redis) -> None:
+    await client.execute_command("ACL", "SETUSER", "pipe-test", "on", ">s3cret", "~*", "+@all")
+    script = _script(f"redis://pipe-test:wrong@127.0.0.1:{redis_server.port}/0")
+    try:
+        before = (await client.info("stats"))["total_connections_received"]
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            await script(["k"], [1])
+        assert (await client.info("stats"))["total_connections_received"] - before == 1
+    finally:
+        await client.execute_command("ACL", "DELUSER", "pipe-test")
+
+
+async def test_a_database_redis_does_not_have_is_a_connection_error(redis_server) -> None:
+    script = _script(f"redis://127.0.0.1:{redis_server.port}/999")
+    with pytest.raises(redis.exceptions.ConnectionError) as raised:
+        await script(["k"], [1])
+    assert not isinstance(raised.value, redis.exceptions.AuthenticationError)
+
+
+def test_a_unix_url_without_a_path_is_refused() -> None:
+    with pytest.raises(ValueError):
+        _script("unix://")
