@@ -34,6 +34,7 @@ from typing import Any
 import hiredis
 import redis.asyncio
 import redis.exceptions
+from redis._parsers.base import BaseParser
 from redis.connection import SSLConnection, parse_url
 
 from shared.batched_script import BatchedScript
@@ -53,13 +54,6 @@ def pack_command(*parts: Any) -> bytes:
             part = repr(part).encode() if isinstance(part, float) else str(part).encode()
         out.append(b"$%d\r\n%s\r\n" % (len(part), part))
     return b"".join(out)
-
-
-def _error(reply: hiredis.ReplyError) -> redis.exceptions.RedisError:
-    message = str(reply)
-    if message.startswith("NOSCRIPT"):
-        return redis.exceptions.NoScriptError(message)
-    return redis.exceptions.ResponseError(message)
 
 
 class _Protocol(asyncio.Protocol):
@@ -101,7 +95,8 @@ class _Protocol(asyncio.Protocol):
                 if future.done():  # the caller went away
                     continue
                 if isinstance(reply, hiredis.ReplyError):
-                    future.set_exception(_error(reply))
+                    # redis-py's own mapping: NOSCRIPT, WRONGPASS, READONLY, ... to their classes
+                    future.set_exception(BaseParser.parse_error(str(reply)))
                 else:
                     future.set_result(reply)
         except (hiredis.ProtocolError, IndexError) as err:  # garbage or an unrequested reply
@@ -241,9 +236,7 @@ class PipelinedScript:
                     raise
         except (OSError, TimeoutError, ValueError) as err:  # ValueError: a host name that cannot be encoded
             raise redis.exceptions.ConnectionError(f"cannot connect to Redis: {type(err).__name__}") from err
-        except redis.exceptions.ResponseError as err:
-            if str(err).startswith(("WRONGPASS", "NOAUTH", "ERR invalid password", "ERR AUTH")):
-                raise redis.exceptions.AuthenticationError(str(err)) from err
+        except redis.exceptions.ResponseError as err:  # a wrong password is an AuthenticationError already
             raise redis.exceptions.ConnectionError(f"Redis refused the connection set-up: {err}") from err
         return protocol
 
