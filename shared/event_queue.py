@@ -1,7 +1,7 @@
 """Remember a notification and enqueue its RQ job in one server-side step.
 
-One ``EVALSHA`` per notification: if the notification's identity is already
-remembered the script answers "duplicate" and writes nothing; otherwise it
+One ``EVALSHA`` per notification (``enqueue_notification.lua``): if the
+notification's identity is already remembered the script answers "duplicate" and writes nothing; otherwise it
 writes the RQ job hash, pushes the job id on the ``stripay`` queue and only
 then remembers the identity (for ``dedupe_ttl_s``). Redis runs a script to
 completion without interleaving other commands, so 50 identical deliveries
@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import redis
@@ -37,18 +38,7 @@ from shared.redis_client import CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S
 from shared.script_pipe import script_runner
 from shared.settings import Settings
 
-ENQUEUE_SCRIPT = """
-local existing = redis.call('GET', KEYS[1])
-if existing then
-  return {0, existing}
-end
-redis.call('HSET', KEYS[2], 'data', ARGV[4], 'created_at', ARGV[5], 'enqueued_at', ARGV[5],
-           'description', ARGV[6], unpack(cjson.decode(ARGV[3])))
-redis.call('RPUSH', KEYS[3], ARGV[2])
-redis.call('SADD', KEYS[4], KEYS[3])
-redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[1]))
-return {1, ARGV[2]}
-"""
+ENQUEUE_SCRIPT = resources.files("shared").joinpath("enqueue_notification.lua").read_text(encoding="utf-8")
 
 # Job objects only need a connection object to exist; this one never connects.
 _UNUSED_CONNECTION = redis.Redis()

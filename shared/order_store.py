@@ -1,6 +1,6 @@
 """Per-order state and transition history in Redis, changed only forwards.
 
-:data:`APPLY_SCRIPT` compares the candidate's ``updatedAt`` with the stored
+:data:`APPLY_SCRIPT` (``apply_order.lua``) compares the candidate's ``updatedAt`` with the stored
 one and writes state, history entry, the ``stripay:transitions`` stream entry
 and (when downstream deliveries are configured) the delivery job in one
 server-side step. Two workers racing on one order are serialised by Redis:
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import resources
 from typing import Any
 
 import redis
@@ -22,36 +23,7 @@ from shared.order import Order
 
 TRANSITIONS_MAX_LEN = 1_000_000
 
-APPLY_SCRIPT = """
-local new_ms = tonumber(ARGV[1])
-local new_status = ARGV[2]
-local current = redis.call('HMGET', KEYS[1], 'updated_ms', 'status')
-local cur_ms = tonumber(current[1])
-local cur_status = current[2]
-if cur_ms then
-  if new_ms < cur_ms then return {'stale', cur_status} end
-  if new_ms == cur_ms then
-    if cur_status == new_status then return {'unchanged', cur_status} end
-    return {'stale', cur_status}
-  end
-end
-redis.call('HSET', KEYS[1], 'updated_ms', ARGV[1], 'status', new_status, 'updated_at', ARGV[8],
-           'state', ARGV[3], 'source', ARGV[4], 'applied_at', ARGV[5], 'order_id', ARGV[7])
-local from = cur_status or ''
-if from == new_status then return {'updated', from} end
-local entry = cjson.encode({['from'] = (cur_status or cjson.null), ['to'] = new_status,
-                            ['at'] = ARGV[8], ['source'] = ARGV[4], ['event_id'] = ARGV[6]})
-redis.call('RPUSH', KEYS[2], entry)
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], '*',
-           'event_id', ARGV[6], 'order_id', ARGV[7], 'from', from, 'to', new_status,
-           'at', ARGV[8], 'source', ARGV[4], 'applied_at', ARGV[5], 'order', ARGV[3])
-if ARGV[10] ~= '' then
-  redis.call('HSET', KEYS[4], unpack(ARGV, 11))
-  redis.call('RPUSH', KEYS[5], ARGV[10])
-  redis.call('SADD', KEYS[6], KEYS[5])
-end
-return {'applied', from}
-"""
+APPLY_SCRIPT = resources.files("shared").joinpath("apply_order.lua").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
