@@ -113,7 +113,7 @@ class Stack:
 @contextmanager
 def _receiver(redis_url: str, api_url: str, cpu: int | None) -> Iterator[tuple[int, int]]:
     port = free_port()
-    env = service_env(redis_url, api_url, PORT=str(port))
+    env = service_env(redis_url, api_url, PORT=str(port), METRICS_PORT=str(free_port()))
     proc = spawn([sys.executable, "-m", "cli", "receiver"], cpu, env=env)
     try:
         wait_http(port, "/healthz", proc)

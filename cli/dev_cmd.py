@@ -33,8 +33,10 @@ def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 @click.option("--simulator", "with_simulator", is_flag=True, help="Also run the Stripay simulator and use it as the API.")
 @click.option("--port", type=int, default=None, help="Receiver port (default: $PORT or 8080).")
 @click.option("--simulator-port", type=int, default=SIMULATOR_PORT, show_default=True, help="Simulator port.")
+@click.option("--metrics-port", type=int, default=None,
+              help="Receiver /metrics port (default: $METRICS_PORT or 9107; 0: off).")
 @click.option("--processes", type=int, default=1, show_default=True, help="Worker processes.")
-def dev(with_simulator: bool, port: int | None, simulator_port: int, processes: int) -> None:
+def dev(with_simulator: bool, port: int | None, simulator_port: int, metrics_port: int | None, processes: int) -> None:
     """Run receiver + worker (+ an embedded Redis when REDIS_URL is unset)."""
     signal.signal(signal.SIGTERM, _raise_stop)
     env = dict(os.environ)
@@ -54,13 +56,17 @@ def dev(with_simulator: bool, port: int | None, simulator_port: int, processes: 
         env["REDIS_URL"] = embedded.url
     port = port or int(env.get("PORT") or 8080)
     env["PORT"] = str(port)
+    if metrics_port is None:
+        metrics_port = int(env.get("METRICS_PORT") or 9107)
     try:
         if with_simulator:
             env["STRIPAY_API_URL"] = f"http://127.0.0.1:{simulator_port}"
             children.append(_spawn(["simulator", "--port", str(simulator_port)], env))
-        children.append(_spawn(["receiver", "--port", str(port)], env))
+        children.append(_spawn(["receiver", "--port", str(port), "--metrics-port", str(metrics_port)], env))
         children.append(_spawn(["worker", "--processes", str(processes), "--metrics-port", "0"], env))
         click.echo(f"notify URL: http://127.0.0.1:{port}/stripay/notify", err=True)
+        if metrics_port:
+            click.echo(f"metrics:    http://127.0.0.1:{metrics_port}/metrics", err=True)
         click.echo(f"Redis:      {env['REDIS_URL']}", err=True)
         if with_simulator:
             click.echo(f"simulator:  {env['STRIPAY_API_URL']}  (try: stripay-hooks trigger completed"

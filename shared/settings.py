@@ -93,6 +93,7 @@ class Settings:
     redis_url: str | None = None
     host: str = "0.0.0.0"
     port: int = 8080
+    metrics_port: int = 9107  # the receiver's /metrics (0: not served)
     dedupe_ttl_s: int = 259200
     max_body_bytes: int = 65536
     quarantine_max_len: int = 10000
@@ -132,6 +133,7 @@ class Settings:
             redis_url=environ.get("REDIS_URL", "").strip() or None,
             host=environ.get("HOST", "").strip() or "0.0.0.0",
             port=_int(environ, "PORT", 8080),
+            metrics_port=_int(environ, "METRICS_PORT", 9107),
             dedupe_ttl_s=_int(environ, "STRIPAY_DEDUPE_TTL_S", 259200, minimum=1),
             max_body_bytes=_int(environ, "STRIPAY_MAX_BODY_BYTES", 65536, minimum=1),
             recheck_s=_schedule(environ, "STRIPAY_RECHECK_S", DEFAULT_RECHECK_S),

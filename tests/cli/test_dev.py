@@ -33,16 +33,18 @@ def wait_ready(url: str) -> None:
 
 
 def test_dev_runs_receiver_worker_simulator_and_embedded_redis() -> None:
-    port, sim_port = free_port(), free_port()
+    port, sim_port, metrics_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "STRIPAY_MERCHANT_KEY", "STRIPAY_API_URL")}
     with tempfile.TemporaryFile() as stderr:
         dev = subprocess.Popen(
-            [sys.executable, "-m", "cli", "dev", "--simulator", "--port", str(port), "--simulator-port", str(sim_port)],
+            [sys.executable, "-m", "cli", "dev", "--simulator", "--port", str(port), "--simulator-port", str(sim_port),
+             "--metrics-port", str(metrics_port)],
             env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
         )
         try:
             wait_ready(f"http://127.0.0.1:{port}/readyz")
             wait_ready(f"http://127.0.0.1:{sim_port}/_sim/deliveries")
+            wait_ready(f"http://127.0.0.1:{metrics_port}/metrics")
             trigger = subprocess.run(
                 [sys.executable, "-m", "cli", "trigger", "completed", "--simulator", f"http://127.0.0.1:{sim_port}",
                  "--notify-url", f"http://127.0.0.1:{port}/stripay/notify", "--json"],
@@ -64,6 +66,6 @@ def test_dev_runs_receiver_worker_simulator_and_embedded_redis() -> None:
             os.kill(dev.pid, signal.SIGTERM)
             assert dev.wait(timeout=WAIT_S) == 0
     # SIGTERM stopped the receiver, the worker, the simulator and the embedded Redis too.
-    for stopped in (port, sim_port, int(redis_url.rsplit(":", 1)[1].split("/")[0])):
+    for stopped in (port, sim_port, metrics_port, int(redis_url.rsplit(":", 1)[1].split("/")[0])):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", stopped), timeout=1).close()

@@ -49,6 +49,13 @@ def receiver_get_paths() -> set[str]:
     }
 
 
+def receiver_metrics_paths() -> set[str]:
+    """GET paths of the receiver's metrics port (from its router)."""
+    from receiver.metrics_server import create_metrics_app
+
+    return {route.resource.canonical for route in create_metrics_app().router.routes() if route.resource is not None}
+
+
 def seconds(value: object) -> float:
     """Compose / Go durations ("90s", "1m30s", "500ms") or plain seconds."""
     if isinstance(value, (int, float)):

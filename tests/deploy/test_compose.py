@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.exported import DEPLOY, load_yaml
-from tests.deploy.manifests import compose_interpolate, parse_command, receiver_get_paths, seconds, settings_from
+from tests.deploy.manifests import (
+    compose_interpolate,
+    parse_command,
+    receiver_get_paths,
+    receiver_metrics_paths,
+    seconds,
+    settings_from,
+)
 
 COMPOSE_FILE = DEPLOY / "compose.yaml"
 
@@ -82,11 +89,21 @@ def test_worker_metrics_port_is_the_one_prometheus_scrapes(services: dict) -> No
     assert str(params["metrics_port"]) in [str(port) for port in services["worker"].get("expose", [])]
 
 
-def test_receiver_port_is_the_one_prometheus_scrapes(services: dict) -> None:
+def test_receiver_metrics_port_is_the_one_prometheus_scrapes(services: dict) -> None:
     receiver = services["receiver"]
-    port = settings_from(environment(receiver)).port
-    assert port == scrape_ports()["receiver"]
-    assert any(str(mapping).endswith(f":{port}") for mapping in receiver.get("ports", []))
+    settings = settings_from(environment(receiver))
+    assert settings.metrics_port == scrape_ports()["receiver"]
+    assert settings.metrics_port != settings.port
+    assert str(settings.metrics_port) in [str(port) for port in receiver.get("expose", [])]
+    assert "/metrics" in receiver_metrics_paths() and "/metrics" not in receiver_get_paths()
+
+
+def test_receiver_publishes_its_public_port_and_not_its_metrics_port(services: dict) -> None:
+    receiver = services["receiver"]
+    settings = settings_from(environment(receiver))
+    published = [str(mapping) for mapping in receiver.get("ports", [])]
+    assert any(mapping.endswith(f":{settings.port}") for mapping in published)
+    assert not any(mapping.endswith(f":{settings.metrics_port}") for mapping in published)
 
 
 def scrape_ports() -> dict[str, int]:

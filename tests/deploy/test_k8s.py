@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tests.deploy.exported import DEPLOY
-from tests.deploy.manifests import parse_command, receiver_get_paths, settings_from
+from tests.deploy.manifests import parse_command, receiver_get_paths, receiver_metrics_paths, settings_from
 
 K8S = DEPLOY / "k8s"
 LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/component")
@@ -109,9 +109,17 @@ def test_receiver_probes_point_at_real_paths_and_port() -> None:
     for probe in ("readinessProbe", "livenessProbe"):
         probe_port = spec[probe]["httpGet"]["port"]
         assert ports.get(probe_port, probe_port) == port
+
+
+def test_receiver_metrics_are_scraped_on_the_metrics_port_not_the_public_one() -> None:
+    settings = settings_from(env_of("receiver"))
+    assert settings.metrics_port != settings.port
+    ports = {p.get("name"): p["containerPort"] for p in container("receiver")["ports"]}
+    assert ports["metrics"] == settings.metrics_port
     annotations = deployment("receiver")["spec"]["template"]["metadata"]["annotations"]
-    assert int(annotations["prometheus.io/port"]) == port
-    assert annotations["prometheus.io/path"] in paths
+    assert int(annotations["prometheus.io/port"]) == settings.metrics_port
+    assert annotations["prometheus.io/path"] in receiver_metrics_paths()
+    assert annotations["prometheus.io/path"] not in receiver_get_paths()
 
 
 def test_receiver_service_hpa_and_pdb() -> None:
@@ -120,6 +128,8 @@ def test_receiver_service_hpa_and_pdb() -> None:
     (service,) = [s for s in objects("Service").values() if s["spec"]["selector"].get(LABELS[1]) == "receiver"]
     for port in service["spec"]["ports"]:
         assert port["targetPort"] in ports or port["targetPort"] in ports.values()
+        # The Service is what the ingress reaches: the public port only, never metrics.
+        assert ports.get(port["targetPort"], port["targetPort"]) == settings_from(env_of("receiver")).port
     (hpa,) = objects("HorizontalPodAutoscaler").values()
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
     pdbs = [p for p in objects("PodDisruptionBudget").values() if p["spec"]["selector"]["matchLabels"].get(LABELS[1]) == "receiver"]

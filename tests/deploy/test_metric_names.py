@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
 from receiver.app import create_app
+from receiver.metrics_server import create_metrics_app
 from shared import metrics, queue_metrics
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.event_queue import EventQueue
@@ -107,7 +108,7 @@ async def receiver_metrics(aiohttp_client, settings: Settings) -> str:
     client = await aiohttp_client(create_app(settings))
     assert (await client.post(NOTIFY, json=order_payload(7))).status == 200
     assert (await client.post(NOTIFY, json={**order_payload(8), "sign": "0" * 32})).status == 403
-    response = await client.get("/metrics")
+    response = await (await aiohttp_client(create_metrics_app())).get("/metrics")
     assert response.status == 200
     return await response.text()
 

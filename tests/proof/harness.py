@@ -423,7 +423,7 @@ class Stack:
 
     def receiver_duplicates(self) -> float | None:
         assert self.receiver is not None
-        results = scrape(f"{self.receiver.url}/metrics", "stripay_notifications_total", "result")
+        results = scrape(self.receiver.metrics_url, "stripay_notifications_total", "result")
         return None if results is None else results.get("duplicate", 0.0)
 
     # recovery

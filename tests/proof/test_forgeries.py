@@ -168,7 +168,7 @@ def test_forgeries_and_replays_change_no_order(log_dir: Path) -> None:
         failed_orders = sorted(job.args[0]["id"] for job in Job.fetch_many(
             list(failed_ids), connection=stack.redis, serializer=JSONSerializer) if job is not None)
         rejected = stack.redis.xlen(REJECTED_STREAM)
-        receiver_results = scrape(f"{stack.receiver.url}/metrics", "stripay_notifications_total", "result") or {}
+        receiver_results = scrape(stack.receiver.metrics_url, "stripay_notifications_total", "result") or {}
         for job_id in failed_ids:
             failed.remove(job_id)  # expected failures, checked below; the verdict wants the registry empty
         timings = stack.recover()

@@ -7,6 +7,7 @@ import redis
 from aiohttp.test_utils import TestClient
 
 from receiver.app import create_app
+from receiver.metrics_server import create_metrics_app
 from shared.keys import REJECTED_STREAM
 from shared.settings import Settings
 from tests.support.payloads import MERCHANT_KEY, order_payload, signed
@@ -160,10 +161,11 @@ async def test_readiness_fails_when_redis_is_down(client, redis_server) -> None:
         redis_server.start()
 
 
-async def test_metrics_count_results_and_ack_time(client) -> None:
+async def test_metrics_count_results_and_ack_time(client, aiohttp_client) -> None:
     await client.post(NOTIFY, json=order_payload(99))
     await client.post(NOTIFY, data=b"{", headers={"Content-Type": "application/json"})
-    text = await (await client.get("/metrics")).text()
+    metrics = await aiohttp_client(create_metrics_app())
+    text = await (await metrics.get("/metrics")).text()
     assert 'stripay_notifications_total{result="accepted"}' in text
     assert 'stripay_notifications_total{result="malformed"}' in text
     assert "stripay_notify_ack_seconds_bucket" in text

@@ -22,6 +22,8 @@ class ReceiverProcess:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.notify_url = f"{self.url}/stripay/notify"
+        self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         env = dict(os.environ)
         env.update({
             "REDIS_URL": settings.redis_url or "",
@@ -30,6 +32,7 @@ class ReceiverProcess:
             "STRIPAY_RETRY_S": ",".join(str(s) for s in settings.retry_s),
             "STRIPAY_API_URL": settings.api_url,
             "PORT": str(self.port),
+            "METRICS_PORT": str(self.metrics_port),
             "HOST": "127.0.0.1",
         })
         env.update(extra_env or {})
