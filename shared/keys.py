@@ -5,7 +5,11 @@ from __future__ import annotations
 QUEUE_NAME = "stripay"
 RECONCILE_JOB = "worker.jobs.reconcile_notification"
 DELIVER_JOB = "worker.jobs.deliver_transition"
+SWEEP_JOB = "worker.jobs.sweep_orders"
 FAILURE_CALLBACK = "worker.jobs.on_job_failure"
+# The only functions a worker imports and calls for a job (anything else is refused).
+JOB_FUNCTIONS = frozenset({RECONCILE_JOB, DELIVER_JOB, SWEEP_JOB})
+JOB_CALLBACKS = frozenset({FAILURE_CALLBACK})
 RQ_QUEUE_KEY = f"rq:queue:{QUEUE_NAME}"
 RQ_QUEUES_SET = "rq:queues"
 

@@ -67,6 +67,10 @@ deliveries_total = Counter(
     "Deliveries of applied transitions to downstream targets, by target and result.",
     ["target", "result"],
 )
+jobs_refused_total = Counter(
+    "stripay_jobs_refused_total",
+    "Jobs failed without running because they name a function that is not one of this service's jobs.",
+)
 
 for _result in NOTIFY_RESULTS:
     notifications_total.labels(result=_result)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
+from rq.exceptions import DeserializationError
+from rq.job import Job, JobStatus
+from rq.utils import now
 from rq.worker_pool import WorkerData, WorkerPool
 
+from shared import metrics
 from shared.logging import get_logger
+from worker.job_guard import JobRefused, refusal_reason, shown_name
 
 log = get_logger("worker.pool")
 
@@ -33,6 +38,32 @@ class StripayWorker(SimpleWorker):
             get_context().warm_up()
         except Exception as err:  # noqa: BLE001 - an optimisation: the first job reports the real error
             log.warning("worker_warm_up_failed", error=type(err).__name__)
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        """Run the job only if it is one of this service's own (see :mod:`worker.job_guard`)."""
+        reason = refusal_reason(job)
+        if reason is None:
+            return super().perform_job(job, queue)
+        self.refuse_job(job, queue, reason)
+        return False
+
+    def refuse_job(self, job: Job, queue: Queue, reason: str) -> None:
+        """Fail ``job`` for good without importing or calling anything it names."""
+        try:
+            func = shown_name(job.func_name)
+        except Exception:  # noqa: BLE001 - unreadable data: the reason says so
+            func = "?"
+        log.warning("job_refused", job_id=job.id, func=func, reason=reason)
+        metrics.jobs_refused_total.inc()
+        try:
+            self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
+        except DeserializationError:
+            pass  # only RQ's process title wants the function name; the bookkeeping is written
+        job.retries_left = 0
+        job.webhooks = []
+        job._status = JobStatus.FAILED
+        job.ended_at = now()
+        self.handle_job_failure(job, queue, exc_string=f"{JobRefused.__module__}.JobRefused: {reason}")
 
 
 def on_worker_exit(pool: WorkerPool) -> None:

@@ -32,10 +32,9 @@ from rq.job import Callback, JobStatus
 from rq.serializers import JSONSerializer
 
 from shared.event_queue import retry_policy
-from shared.keys import FAILURE_CALLBACK, QUEUE_NAME
+from shared.keys import FAILURE_CALLBACK, QUEUE_NAME, SWEEP_JOB
 from shared.settings import Settings
 
-SWEEP_JOB = "worker.jobs.sweep_orders"
 # Every scheduled sweep looks back at least this far, so a day or two of failing
 # sweeps (Stripay down) still leaves no order unchecked once they work again.
 MIN_LOOKBACK_S = 2 * 86400

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.job import Job
 from rq.utils import current_timestamp
@@ -18,6 +18,7 @@ from rq.serializers import JSONSerializer
 from shared.keys import QUEUE_NAME
 from shared.settings import Settings
 from worker.context import WorkerContext, use_context
+from worker.pool import StripayWorker
 
 
 def rq_queue(client: redis.Redis) -> Queue:
@@ -34,7 +35,7 @@ def run_jobs(client: redis.Redis, max_rounds: int = 20, max_jobs: int | None = N
         move_due_jobs(client)
         if queue.count == 0:
             return
-        SimpleWorker([queue], connection=client, serializer=JSONSerializer).work(
+        StripayWorker([queue], connection=client, serializer=JSONSerializer).work(
             burst=True, max_jobs=max_jobs, with_scheduler=False, logging_level="WARNING"
         )
         if max_jobs is not None:
