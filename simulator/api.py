@@ -1,7 +1,9 @@
 """The Stripay API as documented: ``/v1/{direct,inline,checkout,paypal}/pay``, ``/v1/orders``, ``/v1/order``.
 
 Every call carries the merchant ``key`` in its JSON body; a missing or wrong
-key answers 401. Pay answers ``{status: success|fail|3ds, statusNote, redirectUrl}``:
+key answers 401. The key says which merchant calls: order ids are counted
+across all merchants, and a merchant sees its own orders only (another
+merchant's order id answers 404, as an unknown one does). Pay answers ``{status: success|fail|3ds, statusNote, redirectUrl}``:
 
 * direct pay charges the test card at once (see :mod:`simulator.cards`):
   ``success`` completes the order, ``fail`` rejects it, ``3ds`` leaves it
@@ -22,18 +24,23 @@ from aiohttp import web
 from simulator.appkeys import CONFIG, STORE
 from simulator.bodies import read_json_object
 from simulator.cards import card_outcome
+from simulator.config import SimulatorConfig
 from simulator.errors import ApiError
 from simulator.validation import validate_order_lookup, validate_page, validate_pay
 
 CHECKOUT_PAGE = "/_sim/checkout/{order_id}"
 
 
-def authorize(body: Mapping[str, Any], merchant_key: str) -> None:
+def authorize(body: Mapping[str, Any], config: SimulatorConfig) -> int:
+    """The merchantId whose key the body carries; 401 for a missing or unknown key."""
     key = body.get("key")
     if key is None or key == "":
         raise ApiError(401, "missing key", field="key")
-    if not isinstance(key, str) or not hmac.compare_digest(key.encode("utf-8"), merchant_key.encode("utf-8")):
-        raise ApiError(401, "invalid key", field="key")
+    if isinstance(key, str):
+        for merchant_id, merchant_key in config.merchants:
+            if hmac.compare_digest(key.encode("utf-8"), merchant_key.encode("utf-8")):
+                return merchant_id
+    raise ApiError(401, "invalid key", field="key")
 
 
 def pay_answer(status: str, status_note: str | None, redirect_url: str) -> web.Response:
@@ -49,14 +56,14 @@ def pay_handler(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
 
     async def pay(request: web.Request) -> web.Response:
         body = await read_json_object(request)
-        authorize(body, request.app[CONFIG].merchant_key)
+        merchant_id = authorize(body, request.app[CONFIG])
         pay_request = validate_pay(body, kind)
         store = request.app[STORE]
         if pay_request.card is None:
-            order = store.create(pay_request.order)
+            order = store.create(pay_request.order, merchant_id)
             return pay_answer("3ds", None, checkout_url(request, order.id))
         outcome = card_outcome(pay_request.card.number, pay_request.force3ds)
-        order = store.create(replace(pay_request.order, is3ds=outcome.kind == "3ds"))
+        order = store.create(replace(pay_request.order, is3ds=outcome.kind == "3ds"), merchant_id)
         if outcome.kind == "success":
             store.set_status(order.id, "completed")
             return pay_answer("success", None, order.success_url)
@@ -69,21 +76,21 @@ def pay_handler(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
 
 
 async def list_orders(request: web.Request) -> web.Response:
-    """``POST /v1/orders``: ``{total, orders}`` of one page, oldest first."""
+    """``POST /v1/orders``: ``{total, orders}`` of one page of the caller's orders, oldest first."""
     body = await read_json_object(request)
-    authorize(body, request.app[CONFIG].merchant_key)
+    merchant_id = authorize(body, request.app[CONFIG])
     page, limit = validate_page(body)
-    total, orders = request.app[STORE].page(page, limit)
+    total, orders = request.app[STORE].page(page, limit, merchant_id)
     return web.json_response({"total": total, "orders": [order.to_api() for order in orders]})
 
 
 async def get_order(request: web.Request) -> web.Response:
     """``POST /v1/order``: ``{order}`` by ``orderId`` or ``merchantOrderId``."""
     body = await read_json_object(request)
-    authorize(body, request.app[CONFIG].merchant_key)
+    merchant_id = authorize(body, request.app[CONFIG])
     lookup = validate_order_lookup(body)
     store = request.app[STORE]
-    order = store.get(lookup) if isinstance(lookup, int) else store.by_merchant_order_id(lookup)
-    if order is None:
+    order = store.get(lookup) if isinstance(lookup, int) else store.by_merchant_order_id(lookup, merchant_id)
+    if order is None or order.merchant_id != merchant_id:
         raise ApiError(404, "order not found")
     return web.json_response({"order": order.to_api()})

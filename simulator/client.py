@@ -100,5 +100,9 @@ class ControlClient:
                 raise TimeoutError(f"expected {n} delivery attempts within {timeout_s} s, saw {len(seen)}: {seen}")
             time.sleep(POLL_S)
 
+    def set_updated_at_mode(self, mode: str) -> dict[str, Any]:
+        """``strict`` (default), ``whole_seconds`` or ``same`` (see :mod:`simulator.orders`)."""
+        return dict(self.call("POST", "/_sim/updated-at", {"mode": mode}))
+
     def reset(self) -> None:
         self.call("POST", "/_sim/reset")

@@ -29,6 +29,8 @@ class SimulatorConfig:
 
     merchant_key: str = field(repr=False)
     merchant_id: int = 1
+    # Further merchants as (merchantId, key): each sees and is notified about its own orders only.
+    other_merchants: tuple[tuple[int, str], ...] = field(default=(), repr=False)
     time_scale: float = 1.0
     retry_delays_s: tuple[float, ...] = STRIPAY_RETRY_DELAYS_S
     delivery_timeout_s: float = 10.0
@@ -45,6 +47,20 @@ class SimulatorConfig:
             raise ValueError("retry_delays_s must be non-empty and not negative")
         if self.max_log_entries < 1:
             raise ValueError("max_log_entries must be >= 1")
+        ids = [merchant_id for merchant_id, _ in self.merchants]
+        if len(set(ids)) != len(ids):
+            raise ValueError("merchant ids must be distinct")
+        if any(not key for _, key in self.other_merchants):
+            raise ValueError("every merchant needs a key")
+
+    @property
+    def merchants(self) -> tuple[tuple[int, str], ...]:
+        """(merchantId, key) of every merchant, the first one first."""
+        return ((self.merchant_id, self.merchant_key), *self.other_merchants)
+
+    def key_of(self, merchant_id: int) -> str:
+        """The key a merchant's notifications are signed with."""
+        return dict(self.merchants)[merchant_id]
 
     @property
     def scaled_retry_delays_s(self) -> tuple[float, ...]:

@@ -1,14 +1,17 @@
 """The ``/_sim/`` control API, JSON in and out, for tests and demos. Never faulted.
 
 =========================================  =====================================================
-``POST /_sim/orders``                      create an order (every field optional) -> order
+``POST /_sim/orders``                      create an order (every field optional; ``merchantId``
+                                           picks one of the configured merchants) -> order
 ``GET /_sim/orders/{id}``                  -> order
 ``POST /_sim/orders/{id}/status``          ``{"status", "statusNote"?}`` drive it -> order
 ``GET|POST|DELETE /_sim/faults``           list / set one rule / clear all -> ``{"faults": [...]}``
 ``GET|POST /_sim/notify-mode``             ``{"mode", "copies"?}`` -> mode state
 ``POST /_sim/notify-mode/release``         send held (out_of_order) notifications -> ``{"released", ...}``
 ``GET|DELETE /_sim/deliveries``            the delivery log (``?order_id=`` filters) -> ``{"deliveries": [...]}``
-``POST /_sim/reset``                       clear orders, faults, notify mode and log -> ``{"reset": true}``
+``GET|POST /_sim/updated-at``              ``{"mode": strict|whole_seconds|same}``: how changes date
+                                           ``updatedAt`` (see :mod:`simulator.orders`) -> mode
+``POST /_sim/reset``                       clear orders, faults, notify and updatedAt modes, log -> ``{"reset": true}``
 =========================================  =====================================================
 
 Orders here are the API's order object plus ``notifyUrl``.
@@ -26,7 +29,7 @@ from simulator.errors import ApiError
 from simulator.faults import parse_fault
 from simulator.notifier import parse_notify_mode
 from simulator.orders import Order
-from simulator.validation import parse_order_id, parse_status_change, validate_sim_order
+from simulator.validation import ValidationError, parse_order_id, parse_status_change, validate_sim_order
 
 
 def control_view(order: Order) -> dict[str, Any]:
@@ -45,10 +48,35 @@ async def create_order(request: web.Request) -> web.Response:
     body = await read_json_object(request, empty_means_empty_object=True)
     store = request.app[STORE]
     new_order, target_status, status_note = validate_sim_order(body, f"sim-{store.next_id}")
-    order = store.create(new_order)
+    order = store.create(new_order, _merchant_of(request, body))
     if target_status != "pending":
         order = store.set_status(order.id, target_status, status_note)
     return web.json_response(control_view(order), status=201)
+
+
+def _merchant_of(request: web.Request, body: dict[str, Any]) -> int:
+    """The configured merchant an order is created for (the first one by default)."""
+    config = request.app[CONFIG]
+    if "merchantId" not in body or body["merchantId"] is None:
+        return config.merchant_id
+    merchant_id = body["merchantId"]
+    known = [known_id for known_id, _ in config.merchants]
+    if isinstance(merchant_id, bool) or merchant_id not in known:
+        raise ValidationError("merchantId", f"merchantId must be one of {', '.join(map(str, known))}")
+    return int(merchant_id)
+
+
+async def show_updated_at_mode(request: web.Request) -> web.Response:
+    return web.json_response({"mode": request.app[STORE].updated_at_mode})
+
+
+async def set_updated_at_mode(request: web.Request) -> web.Response:
+    body = await read_json_object(request, empty_means_empty_object=True)
+    try:
+        request.app[STORE].set_updated_at_mode(body.get("mode"))
+    except ValueError as err:
+        raise ValidationError("mode", str(err)) from None
+    return web.json_response({"mode": request.app[STORE].updated_at_mode})
 
 
 async def show_order(request: web.Request) -> web.Response:

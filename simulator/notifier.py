@@ -144,7 +144,7 @@ class Notifier:
         """The order store's listener: notify if the order has a notifyUrl and the status is one Stripay notifies."""
         if order.notify_url is None or order.status not in NOTIFY_STATUSES:
             return
-        notification = Notification(notification_payload(order.to_api(), self._config.merchant_key), order.notify_url)
+        notification = Notification(notification_payload(order.to_api(), self._config.key_of(order.merchant_id)), order.notify_url)
         mode = self._mode.mode
         if mode == "drop":
             self._dropped += 1

@@ -1,7 +1,17 @@
 """The order store: Stripay's order objects, their statuses and timestamps.
 
-Every change of an order moves its ``updatedAt`` strictly forward (by 1 ms
-when the clock did not move), so (id, status, updatedAt) identifies a change.
+By default every change of an order moves its ``updatedAt`` strictly forward
+(by 1 ms when the clock did not move), so (id, status, updatedAt) identifies a
+change. Real Stripay writes whole seconds, so two changes within one second
+carry the same ``updatedAt``; :data:`UPDATED_AT_MODES` produce that on purpose:
+
+* ``strict`` (default): strictly increasing, millisecond precision;
+* ``whole_seconds``: Stripay's precision: the clock rounded down to the second,
+  never backwards, so changes within one second share ``updatedAt``;
+* ``same``: a change keeps the order's ``updatedAt`` as it is (every pair of
+  changes ties, deterministically).
+
+Order ids count across all merchants; each order belongs to one merchant.
 A listener is told about every status change; the notifier is that listener.
 """
 
@@ -15,6 +25,7 @@ from typing import Any
 
 STATUSES = ("pending", "completed", "rejected", "refunded", "disputed")
 NOTIFY_STATUSES = frozenset({"completed", "rejected", "refunded", "disputed"})
+UPDATED_AT_MODES = ("strict", "whole_seconds", "same")
 
 
 def wall_clock_ms() -> int:
@@ -90,8 +101,17 @@ class UnknownStatus(ValueError):
     pass
 
 
+def next_updated_at_ms(mode: str, now_ms: int, current_ms: int) -> int:
+    """The ``updatedAt`` of a change at ``now_ms`` to an order last updated at ``current_ms``."""
+    if mode == "same":
+        return current_ms
+    if mode == "whole_seconds":
+        return max(now_ms - now_ms % 1000, current_ms)
+    return max(now_ms, current_ms + 1)
+
+
 class OrderStore:
-    """All orders of one merchant in memory; ids count from 1 (again after :meth:`clear`)."""
+    """All orders of every merchant in memory; ids count from 1 (again after :meth:`clear`)."""
 
     def __init__(
         self,
@@ -103,19 +123,28 @@ class OrderStore:
         self._on_status_change = on_status_change
         self._clock_ms = clock_ms
         self._orders: dict[int, Order] = {}
+        self.updated_at_mode = "strict"
 
     def clear(self) -> None:
         self._orders.clear()
+        self.updated_at_mode = "strict"
+
+    def set_updated_at_mode(self, mode: str) -> None:
+        if mode not in UPDATED_AT_MODES:
+            raise ValueError(f"updatedAt mode must be one of {', '.join(UPDATED_AT_MODES)}")
+        self.updated_at_mode = mode
 
     @property
     def next_id(self) -> int:
         return len(self._orders) + 1
 
-    def create(self, fields: NewOrder) -> Order:
+    def create(self, fields: NewOrder, merchant_id: int | None = None) -> Order:
         now_ms = self._clock_ms()
+        if self.updated_at_mode != "strict":
+            now_ms -= now_ms % 1000
         order = Order(
             id=self.next_id,
-            merchant_id=self._merchant_id,
+            merchant_id=self._merchant_id if merchant_id is None else merchant_id,
             merchant_order_id=fields.merchant_order_id,
             amount=fields.amount,
             currency=fields.currency,
@@ -137,14 +166,16 @@ class OrderStore:
     def get(self, order_id: int) -> Order | None:
         return self._orders.get(order_id)
 
-    def by_merchant_order_id(self, merchant_order_id: str) -> Order | None:
-        """The newest order carrying ``merchant_order_id`` (Stripay does not force them unique)."""
-        matches = [order for order in self._orders.values() if order.merchant_order_id == merchant_order_id]
+    def by_merchant_order_id(self, merchant_order_id: str, merchant_id: int | None = None) -> Order | None:
+        """The newest order of ``merchant_id`` (any when None) carrying ``merchant_order_id``
+        (Stripay does not force them unique)."""
+        matches = [order for order in self._orders.values() if order.merchant_order_id == merchant_order_id
+                   and (merchant_id is None or order.merchant_id == merchant_id)]
         return matches[-1] if matches else None
 
-    def page(self, page: int, limit: int) -> tuple[int, list[Order]]:
-        """``(total, orders)`` of 1-based ``page``, oldest first."""
-        ordered = list(self._orders.values())
+    def page(self, page: int, limit: int, merchant_id: int | None = None) -> tuple[int, list[Order]]:
+        """``(total, orders)`` of 1-based ``page`` of ``merchant_id``'s orders (all when None), oldest first."""
+        ordered = [order for order in self._orders.values() if merchant_id is None or order.merchant_id == merchant_id]
         start = (page - 1) * limit
         return len(ordered), ordered[start:start + limit]
 
@@ -163,7 +194,7 @@ class OrderStore:
             current,
             status=status,
             status_note=status_note,
-            updated_at_ms=max(self._clock_ms(), current.updated_at_ms + 1),
+            updated_at_ms=next_updated_at_ms(self.updated_at_mode, self._clock_ms(), current.updated_at_ms),
         )
         self._orders[order_id] = changed
         if changed.status != current.status:

@@ -30,4 +30,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/_sim/notify-mode/release", control.release_held)
     app.router.add_get("/_sim/deliveries", control.list_deliveries)
     app.router.add_delete("/_sim/deliveries", control.clear_deliveries)
+    app.router.add_get("/_sim/updated-at", control.show_updated_at_mode)
+    app.router.add_post("/_sim/updated-at", control.set_updated_at_mode)
     app.router.add_post("/_sim/reset", control.reset)

@@ -229,3 +229,42 @@ async def test_control_order_shows_its_notify_url(sim: TestClient) -> None:
     shown = await (await sim.get("/_sim/orders/1")).json()
     assert shown["notifyUrl"] == "https://receiver.example/notify"
     assert set(shown) == ORDER_FIELDS | {"notifyUrl"}
+
+
+OTHER_ID, OTHER_KEY = 2, "5f4dcc3b5aa765d61d8327deb882cf99"
+
+
+@pytest.fixture
+def two_merchants() -> SimulatorConfig:
+    return SimulatorConfig(merchant_key=MERCHANT_KEY, other_merchants=((OTHER_ID, OTHER_KEY),))
+
+
+async def test_each_key_sees_its_own_merchants_orders_only(aiohttp_client: Any, two_merchants) -> None:
+    sim = await aiohttp_client(create_app(two_merchants))
+    mine = await (await sim.post("/_sim/orders", json={"status": "completed"})).json()
+    theirs = await (await sim.post("/_sim/orders", json={"merchantId": OTHER_ID, "status": "completed"})).json()
+    assert (mine["merchantId"], theirs["merchantId"]) == (1, OTHER_ID)
+    found = await sim.post("/v1/order", json={"key": OTHER_KEY, "orderId": theirs["id"]})
+    assert (await found.json())["order"]["merchantId"] == OTHER_ID
+    foreign = await sim.post("/v1/order", json={"key": OTHER_KEY, "orderId": mine["id"]})
+    assert foreign.status == 404
+    listing = await (await sim.post("/v1/orders", json={"key": OTHER_KEY, "page": 1, "limit": 20})).json()
+    assert [order["id"] for order in listing["orders"]] == [theirs["id"]]
+
+
+async def test_an_order_for_an_unknown_merchant_is_refused(aiohttp_client: Any, two_merchants) -> None:
+    sim = await aiohttp_client(create_app(two_merchants))
+    response = await sim.post("/_sim/orders", json={"merchantId": 99})
+    assert response.status == 400
+    assert "merchantId" in (await response.text())
+
+
+async def test_updated_at_switch_is_strict_by_default_and_set_through_the_control_api(sim: TestClient) -> None:
+    assert (await (await sim.get("/_sim/updated-at")).json()) == {"mode": "strict"}
+    assert (await (await sim.post("/_sim/updated-at", json={"mode": "same"})).json()) == {"mode": "same"}
+    order = await (await sim.post("/_sim/orders", json={"status": "completed"})).json()
+    refunded = await (await sim.post(f"/_sim/orders/{order['id']}/status", json={"status": "refunded"})).json()
+    assert refunded["updatedAt"] == order["updatedAt"]
+    assert (await sim.post("/_sim/updated-at", json={"mode": "never"})).status == 400
+    await sim.post("/_sim/reset")
+    assert (await (await sim.get("/_sim/updated-at")).json()) == {"mode": "strict"}

@@ -248,3 +248,19 @@ async def test_reset_forgets_orders_modes_and_log(sim: TestClient, aiohttp_serve
     assert (await (await sim.get("/_sim/notify-mode")).json())["mode"] == "normal"
     assert (await sim.get("/_sim/orders/1")).status == 404
     assert (await create_order(sim))["id"] == 1
+
+
+async def test_each_merchants_notifications_are_signed_with_its_own_key(aiohttp_client: Any, aiohttp_server: Any) -> None:
+    other_key = "5f4dcc3b5aa765d61d8327deb882cf99"
+    sim = await aiohttp_client(create_app(SimulatorConfig(merchant_key=MERCHANT_KEY, time_scale=FAST,
+                                                          other_merchants=((2, other_key),))))
+    recorder = Recorder()
+    url = await serve(aiohttp_server, recorder)
+    await create_order(sim, notifyUrl=url, status="completed")
+    await create_order(sim, notifyUrl=url, merchantId=2, status="completed")
+    await wait_for_deliveries(sim, 2)
+    by_merchant = {body["merchantId"]: body for body in recorder.bodies}
+    verify(by_merchant[1], [MERCHANT_KEY])
+    verify(by_merchant[2], [other_key])
+    with pytest.raises(SignatureError):
+        verify(by_merchant[2], [MERCHANT_KEY])

@@ -118,3 +118,43 @@ def test_merchant_order_id_lookup_finds_the_newest(store: OrderStore) -> None:
     found = store.by_merchant_order_id("m-1")
     assert found is not None and found.id == 2
     assert store.by_merchant_order_id("m-2") is None
+
+
+def test_same_mode_keeps_updated_at_on_purpose(store: OrderStore, clock: FrozenClock) -> None:
+    order_id = store.create(new_order()).id
+    store.set_updated_at_mode("same")
+    clock.now_ms = T0_MS + 2500
+    stamps = [store.set_status(order_id, status).updated_at_ms for status in ("completed", "refunded")]
+    assert stamps == [T0_MS, T0_MS]
+
+
+def test_whole_seconds_mode_ties_changes_within_one_second(store: OrderStore, clock: FrozenClock) -> None:
+    order_id = store.create(new_order()).id
+    store.set_updated_at_mode("whole_seconds")
+    clock.now_ms = T0_MS + 1200
+    first = store.set_status(order_id, "completed").updated_at_ms
+    clock.now_ms = T0_MS + 1900
+    second = store.set_status(order_id, "refunded").updated_at_ms
+    clock.now_ms = T0_MS + 2100
+    third = store.set_status(order_id, "disputed").updated_at_ms
+    assert (first, second, third) == (T0_MS + 1000, T0_MS + 1000, T0_MS + 2000)
+
+
+def test_clear_restores_strictly_increasing_updated_at(store: OrderStore) -> None:
+    store.set_updated_at_mode("same")
+    store.clear()
+    order_id = store.create(new_order()).id
+    assert store.set_status(order_id, "completed").updated_at_ms == T0_MS + 1
+
+
+def test_unknown_updated_at_mode_is_refused(store: OrderStore) -> None:
+    with pytest.raises(ValueError, match="strict"):
+        store.set_updated_at_mode("sometimes")
+
+
+def test_orders_of_each_merchant_are_paged_apart_with_ids_counted_across(store: OrderStore) -> None:
+    a = store.create(new_order())
+    b = store.create(new_order(), merchant_id=2)
+    assert (a.id, a.merchant_id, b.id, b.merchant_id) == (1, 1, 2, 2)
+    assert store.page(1, 20, merchant_id=2) == (1, [b])
+    assert store.by_merchant_order_id("m-1", merchant_id=1) == a

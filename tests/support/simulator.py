@@ -114,6 +114,9 @@ class SimulatorThread:
     def wait_for_deliveries(self, n: int, timeout_s: float = 10) -> list[dict[str, Any]]:
         return self.client.wait_for_deliveries(n, timeout_s)
 
+    def set_updated_at_mode(self, mode: str) -> None:
+        self.client.set_updated_at_mode(mode)
+
     def reset(self) -> None:
         self.client.reset()
 
