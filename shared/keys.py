@@ -18,7 +18,7 @@ REJECTED_STREAM = "stripay:rejected"     # quarantined notifications (bad signat
 TRANSITIONS_STREAM = "stripay:transitions"
 ORDER_PREFIX = "stripay:order:"          # + order id; hash of the current state
 HISTORY_PREFIX = "stripay:history:"      # + order id; list of transitions (JSON)
-API_CACHE_PREFIX = "stripay:apicache:"   # + order id; last API answer, for coalescing
+API_CACHE_PREFIX = "stripay:apicache:"   # + merchant id + ":" + order id; last API answer, for coalescing
 
 
 def seen_key(identity: str) -> str:
@@ -33,5 +33,6 @@ def history_key(order_id: int) -> str:
     return f"{HISTORY_PREFIX}{order_id}"
 
 
-def api_cache_key(order_id: int) -> str:
-    return f"{API_CACHE_PREFIX}{order_id}"
+def api_cache_key(order_id: int, merchant_id: str | None = None) -> str:
+    """Per merchant and order: an answer read with one merchant's key never stands in for another's."""
+    return f"{API_CACHE_PREFIX}{merchant_id or ''}:{order_id}"

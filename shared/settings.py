@@ -158,7 +158,25 @@ class Settings:
 
     @property
     def api_key(self) -> str:
-        """The key used for API calls: the first configured one."""
+        """The default merchant's API key: the first of ``STRIPAY_MERCHANT_KEY``, else of the
+        first merchant in ``STRIPAY_MERCHANTS_FILE``. Orders created by this service (BillRun's
+        checkout) belong to that merchant; every other call uses :meth:`api_key_for`."""
         if self.merchant_keys:
             return self.merchant_keys[0]
         return next(iter(self.merchants.values()))[0]
+
+    def api_key_for(self, merchant_id: object) -> str:
+        """The key for API calls about an order of ``merchant_id``: the first of the keys
+        that verify its notifications (the first is the current one during a rotation).
+        A merchant not in the file (or no merchant id) falls back to the default key,
+        exactly as signature verification does."""
+        keys = self.keys_for(merchant_id)
+        return keys[0] if keys else self.api_key
+
+    def api_merchants(self) -> list[tuple[str | None, str]]:
+        """(merchant id, API key) of every configured merchant, each key once; the merchant
+        of ``STRIPAY_MERCHANT_KEY`` has no configured id (None) unless its key is also in the file."""
+        found: list[tuple[str | None, str]] = [(merchant_id, keys[0]) for merchant_id, keys in self.merchants.items()]
+        if self.merchant_keys and all(key != self.merchant_keys[0] for _, key in found):
+            found.append((None, self.merchant_keys[0]))
+        return found

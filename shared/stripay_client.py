@@ -95,10 +95,13 @@ def parse_orders_response(status: int, body: bytes) -> OrdersPage:
 
 
 class StripayClient:
-    """Blocking transport with a connection pool, created once per worker process."""
+    """Blocking transport with a connection pool, created once per worker process.
 
-    def __init__(self, api_url: str, key: str, timeout_s: float) -> None:
-        self._key = key
+    It holds no merchant key: every call names the key of the merchant the
+    order belongs to (:meth:`shared.settings.Settings.api_key_for`).
+    """
+
+    def __init__(self, api_url: str, timeout_s: float) -> None:
         self._http = httpx.Client(base_url=api_url, timeout=timeout_s)
 
     def _post(self, request: ApiRequest) -> tuple[int, bytes]:
@@ -118,11 +121,11 @@ class StripayClient:
             metrics.api_requests_total.labels(endpoint=request.path, code=code).inc()
             metrics.api_request_seconds.labels(endpoint=request.path).observe(time.perf_counter() - started)
 
-    def order(self, order_id: int | None = None, merchant_order_id: str | None = None) -> Order:
-        return parse_order_response(*self._post(order_request(self._key, order_id, merchant_order_id)))
+    def order(self, key: str, order_id: int | None = None, merchant_order_id: str | None = None) -> Order:
+        return parse_order_response(*self._post(order_request(key, order_id, merchant_order_id)))
 
-    def orders(self, page: int, limit: int = 100) -> OrdersPage:
-        return parse_orders_response(*self._post(orders_request(self._key, page, limit)))
+    def orders(self, key: str, page: int, limit: int = 100) -> OrdersPage:
+        return parse_orders_response(*self._post(orders_request(key, page, limit)))
 
     def close(self) -> None:
         self._http.close()

@@ -33,7 +33,7 @@ class WorkerContext:
         return cls(
             settings=settings,
             redis=client,
-            stripay=StripayClient(settings.api_url, settings.api_key, settings.api_timeout_s),
+            stripay=StripayClient(settings.api_url, settings.api_timeout_s),
             store=OrderStore(client),
             queue=Queue(QUEUE_NAME, connection=client, serializer=JSONSerializer),
             pid=os.getpid(),

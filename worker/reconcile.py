@@ -13,6 +13,7 @@ from rq.exceptions import DuplicateJobError
 
 from shared import metrics
 from shared.event_queue import build_rq_job, hset_fields
+from shared.jsvalue import js_string
 from shared.keys import DELIVER_JOB, RECONCILE_JOB, api_cache_key
 from shared.logging import get_logger
 from shared.notification import identity_of, order_id_of
@@ -38,10 +39,18 @@ def _notified_ms(payload: Mapping[str, Any]) -> int | None:
         return None
 
 
-def fetch_order(ctx: WorkerContext, order_id: int, notified_ms: int | None) -> tuple[Order, bool]:
-    """The API's order; a fresh answer fetched for another job of this order is reused
-    when it is at least as new as the notification. Returns (order, coalesced)."""
-    cache_key = api_cache_key(order_id)
+def merchant_of(payload: Mapping[str, Any]) -> str | None:
+    """The notification's ``merchantId`` as text (None when it has none)."""
+    value = payload.get("merchantId")
+    return None if value is None or value == "" else js_string(value)
+
+
+def fetch_order(ctx: WorkerContext, order_id: int, notified_ms: int | None,
+                merchant: str | None = None) -> tuple[Order, bool]:
+    """The API's order, asked with ``merchant``'s key; a fresh answer fetched for another
+    job of this order is reused when it is at least as new as the notification.
+    Returns (order, coalesced)."""
+    cache_key = api_cache_key(order_id, merchant)
     cached = ctx.redis.get(cache_key)
     if cached is not None:
         try:
@@ -50,11 +59,23 @@ def fetch_order(ctx: WorkerContext, order_id: int, notified_ms: int | None) -> t
             order = None
         if order is not None and (notified_ms is None or order.updated_ms >= notified_ms):
             return order, True
-    order = ctx.stripay.order(order_id=order_id)
+    order = ctx.stripay.order(ctx.settings.api_key_for(merchant), order_id=order_id)
     if order.id != order_id:
         raise ReconcileFailed(f"Stripay answered order {order.id} when asked for order {order_id}")
     ctx.redis.set(cache_key, json.dumps(dict(order.fields)), px=max(1, int(ctx.settings.coalesce_s * 1000)))
     return order, False
+
+
+def check_merchant(order: Order, merchant: str | None) -> None:
+    """An order is only changed by its own merchant's answer: the API's ``merchantId`` must
+    be the notification's (a notification signed by merchant B naming merchant A's order
+    is refused here, whatever B's key was able to read)."""
+    answered = order.fields.get("merchantId")
+    if merchant is not None and (answered is None or js_string(answered) != merchant):
+        raise ReconcileFailed(
+            f"order {order.id} belongs to merchant {answered!r} by Stripay's answer, not to the notifying "
+            f"merchant {merchant!r}; nothing was changed"
+        )
 
 
 def _delivery_job(ctx: WorkerContext, order: Order) -> tuple[str, str, list[Any]] | None:
@@ -108,7 +129,9 @@ def reconcile(
     order_id = order_id_of(payload)
     bound = log.bind(order_id=order_id, job_id=job_id, source=source, notified_status=payload.get("status"))
     notified_ms = _notified_ms(payload) if source != "reconcile" else None
-    order, coalesced = fetch_order(ctx, order_id, notified_ms)
+    merchant = merchant_of(payload)
+    order, coalesced = fetch_order(ctx, order_id, notified_ms, merchant)
+    check_merchant(order, merchant)
 
     # Behind: older than the notification and not yet in the notified status.
     api_behind = notified_ms is not None and order.updated_ms < notified_ms and order.status != payload.get("status")

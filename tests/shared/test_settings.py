@@ -74,3 +74,21 @@ def test_bad_setting_stops_start_up_with_one_line() -> None:
     assert result.stderr.strip().splitlines() == ["stripay-hooks: STRIPAY_MERCHANT_KEY is required (the Stripay "
                                                   "merchant key)"]
     assert "Traceback" not in result.stderr
+
+
+def test_api_calls_use_the_first_key_of_the_orders_merchant(tmp_path: Path) -> None:
+    path = tmp_path / "merchants.toml"
+    path.write_text('[merchants]\n1 = ["one-new", "one-old"]\n7 = "seven"\n')
+    settings = Settings.from_env({**BASE, "STRIPAY_MERCHANTS_FILE": str(path)})
+    assert settings.api_key_for(1) == "one-new"
+    assert settings.api_key_for("7") == "seven"
+    assert settings.api_key_for(99) == settings.api_key_for(None) == "key-a"
+
+
+def test_every_configured_merchant_is_listed_once_for_the_sweep(tmp_path: Path) -> None:
+    path = tmp_path / "merchants.toml"
+    path.write_text('[merchants]\n1 = ["one-new", "one-old"]\n7 = "seven"\n')
+    with_default = Settings.from_env({"STRIPAY_MERCHANT_KEY": "key-a", "STRIPAY_MERCHANTS_FILE": str(path)})
+    assert with_default.api_merchants() == [("1", "one-new"), ("7", "seven"), (None, "key-a")]
+    same_key = Settings.from_env({"STRIPAY_MERCHANT_KEY": "seven", "STRIPAY_MERCHANTS_FILE": str(path)})
+    assert same_key.api_merchants() == [("1", "one-new"), ("7", "seven")]
