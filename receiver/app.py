@@ -42,7 +42,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         raise RuntimeError("REDIS_URL is required by the receiver")
     client = async_client(settings.redis_url)
     app[REDIS] = client
-    app[EVENT_QUEUE] = AsyncEventQueue(client, settings)
+    app[EVENT_QUEUE] = AsyncEventQueue(settings)
     app[QUARANTINE] = AsyncQuarantine(client, settings.quarantine_max_len, settings.quarantine_ttl_s)
     register_queue_collector(queue_client_factory(settings.redis_url))
     yield

@@ -26,7 +26,6 @@ from importlib import resources
 from typing import Any
 
 import redis
-import redis.asyncio
 from redis.connection import Encoder
 from rq.job import Callback, Job, JobStatus, Retry
 from rq.serializers import JSONSerializer
@@ -35,7 +34,7 @@ from rq.utils import now
 from shared.keys import FAILURE_CALLBACK, QUEUE_NAME, RECONCILE_JOB, RQ_QUEUE_KEY, RQ_QUEUES_SET, seen_key
 from shared.notification import identity_of
 from shared.redis_client import CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S
-from shared.script_pipe import script_runner
+from shared.script_pipe import PipelinedScript
 from shared.settings import Settings
 
 ENQUEUE_SCRIPT = resources.files("shared").joinpath("enqueue_notification.lua").read_text(encoding="utf-8")
@@ -182,10 +181,10 @@ class AsyncEventQueue:
     of concurrent requests sent to Redis together on a connection of its own
     (:mod:`shared.script_pipe`)."""
 
-    def __init__(self, client: redis.asyncio.Redis, settings: Settings) -> None:
+    def __init__(self, settings: Settings) -> None:
         if settings.redis_url is None:
             raise ValueError("REDIS_URL is required to enqueue notifications")
-        self._script = script_runner(settings.redis_url, client, ENQUEUE_SCRIPT, SOCKET_TIMEOUT_S, CONNECT_TIMEOUT_S)
+        self._script = PipelinedScript(settings.redis_url, ENQUEUE_SCRIPT, SOCKET_TIMEOUT_S, CONNECT_TIMEOUT_S)
         self._jobs = NotificationJobs(settings)
 
     async def close(self) -> None:

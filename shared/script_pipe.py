@@ -18,26 +18,28 @@ does, so a script run here must be safe to repeat: the enqueue script is
 (``NOSCRIPT``, after a restart) is repaired by sending that call's script in
 full once.
 
-Plain TCP (``redis://``) and Unix sockets (``unix://``) only; see
-:func:`script_runner` for the rest.
+Every ``REDIS_URL`` form: plain TCP (``redis://``), TLS (``rediss://``) and
+Unix sockets (``unix://``). For TLS the context is the one redis-py's own
+``rediss://`` connection builds from the URL's ``ssl_*`` query options, with
+redis-py's defaults (the server's certificate and host name are verified):
+a server that fails verification fails the call like an unreachable one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 import hiredis
-import redis.asyncio
+import redis.asyncio.connection
 import redis.exceptions
 from redis._parsers.base import BaseParser
 from redis.connection import SSLConnection, parse_url
-
-from shared.batched_script import BatchedScript
 
 Pending = tuple["asyncio.Future[Any]", float]
 
@@ -125,11 +127,10 @@ class PipelinedScript:
 
     def __init__(self, url: str, script: str, timeout_s: float, connect_timeout_s: float) -> None:
         options = parse_url(url)
-        if options.get("connection_class") is SSLConnection:
-            raise ValueError("PipelinedScript speaks plain TCP or a Unix socket, not TLS")
         if url.startswith("unix:") and not options.get("path"):
             raise ValueError("a unix:// Redis URL needs a socket path")
         self._options = options
+        self._tls = tls_context(options) if options.get("connection_class") is SSLConnection else None
         self._script = script.encode()
         self._sha = hashlib.sha1(self._script).hexdigest().encode()
         self._timeout_s = timeout_s
@@ -222,7 +223,7 @@ class PipelinedScript:
                     _, protocol = await loop.create_unix_connection(_Protocol, options["path"])
                 else:
                     _, protocol = await loop.create_connection(
-                        _Protocol, options.get("host", "localhost"), options.get("port", 6379))
+                        _Protocol, options.get("host", "localhost"), options.get("port", 6379), ssl=self._tls)
                 setup = []
                 if options.get("username") or options.get("password"):  # as redis-py authenticates
                     user = [options["username"]] if options.get("username") else []
@@ -234,6 +235,8 @@ class PipelinedScript:
                 except BaseException:
                     protocol.abort(redis.exceptions.ConnectionError("connection set-up failed"))
                     raise
+        except ssl.SSLCertVerificationError as err:  # wrong CA, host name not in the certificate, expired
+            raise redis.exceptions.ConnectionError(f"cannot connect to Redis: {err.verify_message}") from err
         except (OSError, TimeoutError, ValueError) as err:  # ValueError: a host name that cannot be encoded
             raise redis.exceptions.ConnectionError(f"cannot connect to Redis: {type(err).__name__}") from err
         except redis.exceptions.ResponseError as err:  # a wrong password is an AuthenticationError already
@@ -241,10 +244,13 @@ class PipelinedScript:
         return protocol
 
 
-def script_runner(url: str, client: redis.asyncio.Redis, script: str, timeout_s: float,
-                  connect_timeout_s: float) -> PipelinedScript | BatchedScript:
-    """The fastest way to run ``script`` for many callers against ``url``: its own pipelined
-    connection, or redis-py's pipeline on ``client`` for a TLS (``rediss://``) URL."""
-    if parse_url(url).get("connection_class") is SSLConnection:
-        return BatchedScript(client, script)
-    return PipelinedScript(url, script, timeout_s, connect_timeout_s)
+
+def tls_context(options: dict[str, Any]) -> ssl.SSLContext:
+    """The context redis-py's asyncio ``rediss://`` connection would use for these parsed URL options."""
+    tls_options = {name: value for name, value in options.items() if name.startswith("ssl_")}
+    try:
+        return redis.asyncio.connection.SSLConnection(**tls_options).ssl_context.get()
+    except TypeError as err:  # an ssl_* option redis-py does not know
+        raise ValueError(f"unknown TLS option in the Redis URL: {err}") from None
+    except (OSError, redis.exceptions.RedisError) as err:  # unreadable CA or key file, bad ssl_cert_reqs
+        raise ValueError(f"the Redis URL's TLS options are unusable: {err}") from None

