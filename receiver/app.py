@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 
 import aiohttp
 from aiohttp import web
 
-from receiver.appkeys import EVENT_QUEUE, HTTP_SESSION, QUARANTINE, REDIS, RETURN_CONTEXT, SETTINGS
-from receiver.billrun import return_timeout_s
+from receiver.appkeys import EVENT_QUEUE, HTTP_SESSION, ORDER_STORE, QUARANTINE, REDIS, SETTINGS
 from receiver.routes import setup_routes
 from shared.event_queue import AsyncEventQueue
 from shared.logging import get_logger
+from shared.order_store import AsyncOrderStore
 from shared.quarantine import AsyncQuarantine
 from shared.queue_metrics import queue_client_factory, register_queue_collector
 from shared.redis_client import async_client
 from shared.settings import Settings
-from worker.context import WorkerContext
 
 log = get_logger("receiver")
 
@@ -43,6 +41,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     client = async_client(settings.redis_url)
     app[REDIS] = client
     app[EVENT_QUEUE] = AsyncEventQueue(settings)
+    app[ORDER_STORE] = AsyncOrderStore(client)
     app[QUARANTINE] = AsyncQuarantine(client, settings.quarantine_max_len, settings.quarantine_ttl_s)
     register_queue_collector(queue_client_factory(settings.redis_url))
     yield
@@ -51,14 +50,11 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _outbound_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The ClientSession for Stripay calls, and the context that applies okPage's verified state
-    (created once, with okPage's short API timeout; used from threads)."""
+    """The ClientSession for Stripay calls."""
     settings = app[SETTINGS]
     app[HTTP_SESSION] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.api_timeout_s))
-    app[RETURN_CONTEXT] = WorkerContext.create(replace(settings, api_timeout_s=return_timeout_s(settings)))
     yield
     await app[HTTP_SESSION].close()
-    app[RETURN_CONTEXT].close()
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -7,13 +7,13 @@ import redis.asyncio
 from aiohttp import web
 
 from shared.event_queue import AsyncEventQueue
+from shared.order_store import AsyncOrderStore
 from shared.quarantine import AsyncQuarantine
 from shared.settings import Settings
-from worker.context import WorkerContext
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", redis.asyncio.Redis)
 EVENT_QUEUE = web.AppKey("event_queue", AsyncEventQueue)
 QUARANTINE = web.AppKey("quarantine", AsyncQuarantine)
 HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)  # outbound calls (Stripay's pay API)
-RETURN_CONTEXT = web.AppKey("return_context", WorkerContext)  # applies okPage's verified state, in a thread
+ORDER_STORE = web.AppKey("order_store", AsyncOrderStore)  # applies okPage's verified state

@@ -4,7 +4,7 @@
 order for a fresh transaction id (txId) and answers the page to send the
 customer to. Stripay sends the customer back to ``okPage?txId=...`` on this
 service, which asks Stripay's API for the order (the three-sided handshake),
-applies the verified state through :func:`worker.reconcile.apply_verified`
+applies the verified state through :func:`shared.order_apply.apply_verified_async`
 (history source ``return``), the one path every signal takes, and answers or
 redirects. A txId never reports success unless Stripay's order for it is
 completed and matches what getRequest asked for.
@@ -15,7 +15,6 @@ or ``{"status": 0, "desc": <reason>}``.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import math
@@ -30,16 +29,15 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
-from receiver.appkeys import HTTP_SESSION, REDIS, RETURN_CONTEXT, SETTINGS
+from receiver.appkeys import HTTP_SESSION, ORDER_STORE, REDIS, SETTINGS
 from receiver.billrun_store import BillrunStore, TxRecord
-from shared.job_queue import enqueue_reconcile
+from shared.job_queue import enqueue_reconcile_async
 from shared.logging import get_logger
 from shared.order import Order
+from shared.order_apply import apply_verified_async
 from shared.settings import Settings
 from shared.stripay_client import ApiRejected, ApiUnavailable
 from shared.stripay_pay import AsyncStripay, CheckoutOrder, OrderNotFound
-from worker.context import WorkerContext
-from worker.reconcile import apply_verified
 
 log = get_logger("receiver.billrun")
 
@@ -386,23 +384,15 @@ async def _tx_id_of(request: web.Request) -> object:
     return body.get("txId") if isinstance(body, dict) else None
 
 
-def enqueue_return_check(ctx: WorkerContext, order_id: int, tx_id: str, received_at: float) -> str:
-    """A reconcile job (source ``return``) that fetches the order again; blocking, run in a thread."""
-    job_id = enqueue_reconcile(ctx.redis, ctx.settings, {"id": order_id, "merchantOrderId": tx_id}, "return",
-                               received_at=received_at)
-    if job_id is None:  # only a unique enqueue can find its job already there
-        raise RuntimeError("reconcile job was not queued")
-    return job_id
-
-
 async def _pending(request: web.Request, store: BillrunStore, record: TxRecord, received_at: float,
                    error: str) -> web.Response:
     """Stripay did not answer in time: nothing is reported as success; a job fetches the order later."""
     job_id = None
     if record.order_id is not None and await store.claim_requeue(record.tx_id):
-        job_id = await asyncio.to_thread(
-            enqueue_return_check, request.app[RETURN_CONTEXT], record.order_id, record.tx_id, received_at
-        )
+        # A reconcile job (source ``return``) that fetches the order again.
+        job_id = await enqueue_reconcile_async(request.app[REDIS], request.app[SETTINGS],
+                                               {"id": record.order_id, "merchantOrderId": record.tx_id}, "return",
+                                               received_at=received_at)
     log.warning("billrun_ok_page", outcome="pending", tx_id=record.tx_id, order_id=record.order_id, job_id=job_id,
                 error=error)
     if wants_html(request):
@@ -444,7 +434,7 @@ async def ok_page(request: web.Request) -> web.Response:
         return _failed(request, record, 502, f"Stripay rejected the lookup: {err}", "error")
 
     # Stripay's answer is the truth of this order: applied forwards-only, like every signal.
-    result = await asyncio.to_thread(apply_verified, app[RETURN_CONTEXT], order, "return", received_at)
+    result = await apply_verified_async(app[ORDER_STORE], app[SETTINGS], order, "return", received_at)
     if record.order_id is None and order.fields.get("merchantOrderId") == tx_id:
         await store.set_order_id(tx_id, order.id)
     problem = mismatch(record, order)

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import redis
+import redis.asyncio
 from rq.job import Job
 
 from shared.event_queue import build_job, hset_fields
@@ -60,3 +61,21 @@ def enqueue_reconcile(
     job = build_job(payload, time.time() if received_at is None else received_at, settings, source=source,
                     job_id=job_id)
     return job.id if enqueue_job(client, job, unique=unique) else None
+
+
+async def enqueue_reconcile_async(
+    client: redis.asyncio.Redis,
+    settings: Settings,
+    payload: dict[str, Any],
+    source: str,
+    received_at: float | None = None,
+) -> str:
+    """:func:`enqueue_reconcile` (never unique) for asyncio code: the same job, hash, push
+    and queue registration in one ``MULTI``/``EXEC``. Returns the job id."""
+    job = build_job(payload, time.time() if received_at is None else received_at, settings, source=source)
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.hset(job.key, items=hset_fields(job))
+        pipe.rpush(RQ_QUEUE_KEY, job.id)
+        pipe.sadd(RQ_QUEUES_SET, RQ_QUEUE_KEY)
+        await pipe.execute()
+    return job.id

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 import redis
+import redis.asyncio
 
 from shared.keys import RQ_QUEUE_KEY, RQ_QUEUES_SET, TRANSITIONS_STREAM, history_key, order_key
 from shared.order import Order
@@ -65,6 +66,35 @@ def utc_now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def apply_call(
+    order: Order, source: str, delivery_job: tuple[str, str, list[Any]] | None
+) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of :data:`APPLY_SCRIPT` for storing ``order``."""
+    job_key, job_id, job_fields = delivery_job if delivery_job else ("", "", [])
+    keys = [order_key(order.id), history_key(order.id), TRANSITIONS_STREAM, job_key or "-", RQ_QUEUE_KEY,
+            RQ_QUEUES_SET]
+    args = [
+        order.updated_ms,
+        order.status,
+        json.dumps(dict(order.fields), separators=(",", ":"), ensure_ascii=False),
+        source,
+        utc_now_iso(),
+        event_id_for(order),
+        order.id,
+        order.updated_at,
+        TRANSITIONS_MAX_LEN,
+        job_id,
+        *job_fields,
+    ]
+    return keys, args
+
+
+def apply_result(reply: list[Any], order: Order) -> ApplyResult:
+    outcome, previous = reply
+    previous_status = previous.decode() if isinstance(previous, bytes) and previous else None
+    return ApplyResult(outcome=outcome.decode(), previous_status=previous_status, event_id=event_id_for(order))
+
+
 class OrderStore:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
@@ -89,26 +119,8 @@ class OrderStore:
         ``delivery_job`` is (job key, job id, HSET field list) of an RQ job
         written with the transition, for downstream deliveries.
         """
-        event_id = event_id_for(order)
-        job_key, job_id, job_fields = delivery_job if delivery_job else ("", "", [])
-        keys = [order_key(order.id), history_key(order.id), TRANSITIONS_STREAM, job_key or "-", RQ_QUEUE_KEY,
-                RQ_QUEUES_SET]
-        args = [
-            order.updated_ms,
-            order.status,
-            json.dumps(dict(order.fields), separators=(",", ":"), ensure_ascii=False),
-            source,
-            utc_now_iso(),
-            event_id,
-            order.id,
-            order.updated_at,
-            TRANSITIONS_MAX_LEN,
-            job_id,
-            *job_fields,
-        ]
-        outcome, previous = self._apply(keys=keys, args=args)
-        previous_status = previous.decode() if isinstance(previous, bytes) and previous else None
-        return ApplyResult(outcome=outcome.decode(), previous_status=previous_status, event_id=event_id)
+        keys, args = apply_call(order, source, delivery_job)
+        return apply_result(self._apply(keys=keys, args=args), order)
 
     def get(self, order_id: int) -> StoredOrder | None:
         with self._client.pipeline(transaction=True) as pipe:
@@ -134,3 +146,19 @@ class OrderStore:
             if entry.get("event_id") == event_id:
                 return dict(entry)
         return None
+
+
+class AsyncOrderStore:
+    """The apply of :class:`OrderStore` for asyncio code (the receiver's okPage), on its async client."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._apply = client.register_script(APPLY_SCRIPT)
+
+    async def apply(
+        self,
+        order: Order,
+        source: str,
+        delivery_job: tuple[str, str, list[Any]] | None = None,
+    ) -> ApplyResult:
+        keys, args = apply_call(order, source, delivery_job)
+        return apply_result(await self._apply(keys=keys, args=args), order)

@@ -12,20 +12,16 @@ from typing import Any
 from rq.exceptions import DuplicateJobError
 
 from shared import metrics
-from shared.event_queue import build_rq_job, hset_fields
+from shared.event_queue import build_rq_job
 from shared.jsvalue import js_string
-from shared.keys import DELIVER_JOB, RECONCILE_JOB, api_cache_key
+from shared.keys import RECONCILE_JOB, api_cache_key
 from shared.logging import get_logger
 from shared.notification import identity_of, order_id_of
 from shared.order import Order, OrderFormatError, parse_timestamp_ms
-from shared.order_store import ApplyResult, event_id_for
+from shared.order_apply import apply_verified
 from worker.context import WorkerContext
 
 log = get_logger("worker.reconcile")
-
-# Where the state came from, as recorded in the history.
-HISTORY_SOURCE = {"notify": "notify", "recheck": "poll", "reconcile": "poll", "sweep": "sweep", "return": "return",
-                  "replay": "notify"}
 
 
 class ReconcileFailed(Exception):
@@ -78,15 +74,6 @@ def check_merchant(order: Order, merchant: str | None) -> None:
         )
 
 
-def _delivery_job(ctx: WorkerContext, order: Order) -> tuple[str, str, list[Any]] | None:
-    if not (ctx.settings.forward_url or ctx.settings.handler):
-        return None
-    event_id = event_id_for(order)
-    job = build_rq_job(DELIVER_JOB, (order.id, event_id), ctx.settings, description=f"deliver {event_id}",
-                       job_id=f"deliver-{event_id}")
-    return job.key, job.id, hset_fields(job)
-
-
 def _schedule_recheck(ctx: WorkerContext, payload: Mapping[str, Any], received_at: float, attempt: int) -> float:
     """Schedule recheck ``attempt + 1``; its job id is derived from the notification,
     so a re-run of this job does not schedule a second one."""
@@ -105,16 +92,6 @@ def _schedule_recheck(ctx: WorkerContext, payload: Mapping[str, Any], received_a
     except DuplicateJobError:
         pass  # already scheduled by an earlier run of this job
     return delay_s
-
-
-def apply_verified(ctx: WorkerContext, order: Order, source: str, received_at: float) -> ApplyResult:
-    """Apply an order state read from Stripay's API: the one path for every signal
-    (notification, recheck, sweep, the customer's return to the ok page)."""
-    result = ctx.store.apply(order, HISTORY_SOURCE.get(source, source), _delivery_job(ctx, order))
-    if result.outcome == "applied":
-        metrics.order_transitions_total.labels(**{"from": result.previous_status or "none", "to": order.status}).inc()
-        metrics.end_to_end_seconds.observe(max(0.0, time.time() - received_at))
-    return result
 
 
 def reconcile(
@@ -143,7 +120,7 @@ def reconcile(
         metrics.reconcile_total.labels(outcome="mismatch").inc()
         bound.warning("notification_mismatch", fields=differences, api_status=order.status)
 
-    result = apply_verified(ctx, order, source, received_at)
+    result = apply_verified(ctx.store, ctx.settings, order, source, received_at)
     outcome = {"applied": "applied", "updated": "unchanged", "unchanged": "unchanged", "stale": "stale"}[result.outcome]
     recheck_in_s: float | None = None
     if api_behind:

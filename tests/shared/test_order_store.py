@@ -83,3 +83,23 @@ def test_racing_writers_apply_each_transition_once_and_end_on_newest(redis_url) 
     timestamps = [h["at"] for h in final.history]
     assert timestamps == sorted(timestamps)
     client.close()
+
+
+async def test_async_store_applies_forwards_only_like_the_blocking_one(redis_client, redis_url) -> None:
+    import redis.asyncio
+
+    from shared.order_store import AsyncOrderStore
+
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        store = AsyncOrderStore(client)
+        first = await store.apply(api_order(status="refunded", updated_at="2023-01-12T08:00:00.000Z"), "return")
+        again = await store.apply(api_order(status="refunded", updated_at="2023-01-12T08:00:00.000Z"), "return")
+        older = await store.apply(api_order(status="completed"), "return")
+    finally:
+        await client.aclose()
+    assert [(r.outcome, r.previous_status) for r in (first, again, older)] == [
+        ("applied", None), ("unchanged", "refunded"), ("stale", "refunded")]
+    stored = OrderStore(redis_client).get(1)
+    assert (stored.status, stored.source, len(stored.history)) == ("refunded", "return", 1)
+    assert len(stream_events(redis_client)) == 1
