@@ -107,14 +107,12 @@ def _thread_enqueue_app(settings: Any) -> Any:
     from rq import Callback, Queue
     from rq.serializers import JSONSerializer
 
-    from receiver.parsing import parse_body
     from shared import metrics
+    from shared.acceptance import NotificationRejected, accept_notification
     from shared.event_queue import retry_policy
     from shared.keys import FAILURE_CALLBACK, QUEUE_NAME, RECONCILE_JOB
     from shared.logging import get_logger
-    from shared.notification import MalformedNotification, order_id_of
     from shared.redis_client import sync_client
-    from shared.signature import SignatureError, verify
 
     log = get_logger("bench.thread_enqueue")
     queue = Queue(QUEUE_NAME, connection=sync_client(settings.redis_url), serializer=JSONSerializer)
@@ -131,11 +129,10 @@ def _thread_enqueue_app(settings: Any) -> Any:
         started, received_at = time.perf_counter(), time.time()
         raw = await request.read()
         try:
-            payload = parse_body(raw, request.content_type)
-            order_id = order_id_of(payload)
-            verify(payload, settings.keys_for(payload.get("merchantId")))
-        except (MalformedNotification, SignatureError) as err:
-            return answer("rejected", 400, str(err), started)
+            notification = accept_notification(raw, request.content_type, settings.keys_for)
+        except NotificationRejected as err:
+            return answer("rejected", 400, err.reason, started)
+        payload, order_id = notification.payload, notification.order_id
         fields = {"order_id": order_id, "merchant_order_id": payload.get("merchantOrderId"),
                   "status": payload.get("status")}
         try:

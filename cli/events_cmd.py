@@ -31,7 +31,7 @@ from rq.serializers import JSONSerializer
 
 from cli.durations import DURATION, now_s
 from cli.output import connect, fail, iso, print_json, print_table, progress, reachable, redis_settings
-from receiver.parsing import parse_body
+from shared.acceptance import MALFORMED, NotificationRejected, accept_notification, parse_body
 from shared.event_queue import EventQueue
 from shared.keys import QUEUE_NAME, RECONCILE_JOB
 from shared.logging import SECRET_FIELDS, mask_email, mask_ip
@@ -39,7 +39,6 @@ from shared.notification import MalformedNotification, order_id_of
 from shared.order_store import OrderStore
 from shared.quarantine import Quarantine, RejectedNotification
 from shared.settings import Settings
-from shared.signature import SignatureError, verify
 
 FETCH_BATCH = 200
 FAILURE_TYPES = (Result.Type.FAILED, Result.Type.MAX_RETRIES_EXCEEDED)
@@ -449,17 +448,11 @@ def rejected(as_json: bool) -> None:
 
 
 def _recheck(entry: RejectedNotification, settings: Settings) -> tuple[dict[str, Any] | None, str | None]:
-    """The payload if it now passes what the receiver checks, else why not."""
+    """The payload if the receiver would accept it now, else why not."""
     try:
-        payload = parse_body(entry.body, entry.content_type)
-        order_id_of(payload)
-    except MalformedNotification as err:
-        return None, f"malformed: {err}"
-    try:
-        verify(payload, settings.keys_for(payload.get("merchantId")))
-    except SignatureError as err:
-        return None, str(err)
-    return payload, None
+        return accept_notification(entry.body, entry.content_type, settings.keys_for).payload, None
+    except NotificationRejected as err:
+        return None, f"malformed: {err.reason}" if err.kind == MALFORMED else err.reason
 
 
 @events.command("replay-rejected")

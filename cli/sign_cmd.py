@@ -13,9 +13,11 @@ from typing import IO, Any
 import click
 
 from cli.output import fail, load_settings, print_json
-from receiver.parsing import parse_body
+from shared.acceptance import MALFORMED, NotificationRejected, accept_notification, parse_body
 from shared.notification import MalformedNotification
-from shared.signature import SignatureError, sign, signing_string, verify
+from shared.signature import sign, signing_string
+
+JSON_CONTENT_TYPE = "application/json"
 
 
 def _keys(key: str | None, payload: dict[str, Any]) -> tuple[tuple[str, ...], str]:
@@ -39,7 +41,7 @@ def sign_command(source: IO[bytes], key: str | None, as_json: bool) -> None:
     """Compute the signature of a JSON payload, or check the one it carries (exit 1 if it does not verify)."""
     raw = source.read()
     try:
-        payload = parse_body(raw, "application/json")
+        payload = parse_body(raw, JSON_CONTENT_TYPE)
     except MalformedNotification as err:
         fail(f"cannot read the payload: {err}")
     keys, origin = _keys(key, payload)
@@ -55,8 +57,10 @@ def sign_command(source: IO[bytes], key: str | None, as_json: bool) -> None:
         return
 
     try:
-        verify(payload, keys)
-    except SignatureError as err:
+        accept_notification(raw, JSON_CONTENT_TYPE, lambda _merchant_id: keys)
+    except NotificationRejected as err:
+        if err.kind == MALFORMED:
+            fail(f"not a notification the receiver accepts: {err.reason}")
         expected = [sign(payload, k) for k in keys]
         if as_json:
             print_json({"verifies": False, "reason": str(err), "received": claimed, "expected": expected,

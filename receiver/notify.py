@@ -1,4 +1,4 @@
-"""POST /stripay/notify: verify, remember-and-enqueue, and only then answer ``OK``."""
+"""POST /stripay/notify: accept, remember-and-enqueue, and only then answer ``OK``."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import redis.exceptions
 from aiohttp import web
 
 from receiver.appkeys import EVENT_QUEUE, QUARANTINE, SETTINGS
-from receiver.parsing import parse_body
 from shared import metrics
+from shared.acceptance import BAD_SIGNATURE, MALFORMED, Notification, NotificationRejected, accept_notification
 from shared.logging import get_logger
-from shared.notification import MalformedNotification, order_id_of
-from shared.signature import SignatureError, verify
 
 log = get_logger("receiver.notify")
+
+HTTP_STATUS = {MALFORMED: 400, BAD_SIGNATURE: 403}
 
 
 def _answer(result: str, http_status: int, text: str, started: float, **fields: object) -> web.Response:
@@ -24,6 +24,23 @@ def _answer(result: str, http_status: int, text: str, started: float, **fields: 
     log_method = log.info if http_status < 500 else log.warning
     log_method("notification", result=result, http_status=http_status, ack_ms=round(ack_s * 1000, 3), **fields)
     return web.Response(status=http_status, text=text, content_type="text/plain")
+
+
+def _fields(notification: Notification | None) -> dict[str, object]:
+    if notification is None:
+        return {}
+    payload = notification.payload
+    return {"order_id": notification.order_id, "merchant_order_id": payload.get("merchantOrderId"),
+            "status": payload.get("status")}
+
+
+async def _quarantine(request: web.Request, raw: bytes, err: NotificationRejected, received_at: float) -> None:
+    """Keep a notification with a bad signature, to replay once its key is configured."""
+    try:
+        await request.app[QUARANTINE].add(raw, request.content_type, err.reason, received_at)
+        metrics.rejected_quarantined_total.inc()
+    except redis.exceptions.RedisError as quarantine_err:
+        log.warning("quarantine_write_failed", error=type(quarantine_err).__name__, **_fields(err.unverified))
 
 
 async def notify(request: web.Request) -> web.Response:
@@ -36,32 +53,16 @@ async def notify(request: web.Request) -> web.Response:
         return _answer("too_large", 413, "body too large", started)
 
     try:
-        payload = parse_body(raw, request.content_type)
-        order_id = order_id_of(payload)
-        if "sign" not in payload or payload["sign"] in (None, ""):
-            raise MalformedNotification("missing sign")
-        if not isinstance(payload["sign"], str):
-            raise MalformedNotification("sign must be a string")
-    except MalformedNotification as err:
-        return _answer("malformed", 400, str(err), started, reason=str(err))
+        notification = accept_notification(raw, request.content_type, app[SETTINGS].keys_for)
+    except NotificationRejected as err:
+        if err.kind == BAD_SIGNATURE:
+            await _quarantine(request, raw, err, received_at)
+        return _answer(err.kind, HTTP_STATUS[err.kind], err.reason, started, reason=err.reason,
+                       **_fields(err.unverified))
 
-    fields = {
-        "order_id": order_id,
-        "merchant_order_id": payload.get("merchantOrderId"),
-        "status": payload.get("status"),
-    }
+    fields = _fields(notification)
     try:
-        verify(payload, app[SETTINGS].keys_for(payload.get("merchantId")))
-    except SignatureError as err:
-        try:
-            await app[QUARANTINE].add(raw, request.content_type, str(err), received_at)
-            metrics.rejected_quarantined_total.inc()
-        except redis.exceptions.RedisError as quarantine_err:
-            log.warning("quarantine_write_failed", error=type(quarantine_err).__name__, **fields)
-        return _answer("bad_signature", 403, str(err), started, reason=str(err), **fields)
-
-    try:
-        outcome = await app[EVENT_QUEUE].enqueue(payload, received_at)
+        outcome = await app[EVENT_QUEUE].enqueue(notification.payload, received_at)
     except redis.exceptions.RedisError as err:
         return _answer("unavailable", 503, "temporarily unavailable", started, error=type(err).__name__, **fields)
     result = "accepted" if outcome.accepted else "duplicate"

@@ -75,3 +75,9 @@ def test_no_key_anywhere_is_a_usage_error() -> None:
     result = invoke(NO_ENV, "sign", input='{"id": 1}')
     assert result.exit_code == 2
     assert "STRIPAY_MERCHANT_KEY is required" in result.stderr
+
+
+def test_signed_payload_the_receiver_would_refuse_as_malformed_says_why_and_exits_1() -> None:
+    result = invoke(NO_ENV, "sign", "--key", "k", input='{"status": "completed", "sign": "' + "0" * 32 + '"}')
+    assert (result.exit_code, result.stderr) == (
+        1, "stripay-hooks: not a notification the receiver accepts: missing id\n")
