@@ -22,6 +22,7 @@ def receiver(host: str | None, port: int | None, metrics_port: int | None) -> No
     configure_logging()
     from receiver.app import create_app
     from receiver.metrics_server import metrics_site
+    from shared.queue_metrics import queue_client_factory, register_queue_collector
 
     host = host or settings.host
     port = port or settings.port
@@ -30,6 +31,7 @@ def receiver(host: str | None, port: int | None, metrics_port: int | None) -> No
         fail(f"the metrics port must not be the public port ({port})", code=2)
     app = create_app(settings)
     if metrics_port:
+        register_queue_collector(queue_client_factory(settings.redis_url))  # the queue gauges, read at scrape time
         app.cleanup_ctx.append(metrics_site(host, metrics_port))
     try:
         web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10.0)

@@ -2,45 +2,10 @@
 
 from __future__ import annotations
 
-import atexit
-import os
-import shutil
-import sys
-import tempfile
-
 import click
 
 from cli.main import fail, load_settings
-
-METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def _remove_if_owner(path: str, owner_pid: int) -> None:
-    if os.getpid() == owner_pid:  # not from a forked worker process
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _prepare_metrics_dir() -> str:
-    """A fresh directory for prometheus_client's multiprocess mode (a temporary one,
-    removed at exit, unless PROMETHEUS_MULTIPROC_DIR names one).
-
-    prometheus_client picks single- or multi-process values when a metric is
-    created, so this must run before :mod:`shared.metrics` is imported.
-    """
-    if "shared.metrics" in sys.modules:
-        raise RuntimeError("shared.metrics was imported before the worker chose multiprocess metrics")
-    path = os.environ.get(METRICS_DIR_ENV)
-    if not path:
-        path = tempfile.mkdtemp(prefix="stripay-metrics-")
-        atexit.register(_remove_if_owner, path, os.getpid())
-    shutil.rmtree(path, ignore_errors=True)  # files of a previous run would be summed in
-    os.makedirs(path, exist_ok=True)
-    os.environ[METRICS_DIR_ENV] = path
-    if "prometheus_client.values" in sys.modules:
-        import prometheus_client.values as values
-
-        values.ValueClass = values.get_value_class()
-    return path
+from cli.multiprocess_metrics import use_multiprocess_dir
 
 
 @click.command()
@@ -53,7 +18,7 @@ def worker(processes: int, metrics_port: int, burst: bool) -> None:
     settings = load_settings()
     if settings.redis_url is None:
         fail("REDIS_URL is required by the worker (use `stripay-hooks dev` for an embedded Redis)", code=2)
-    metrics_dir = _prepare_metrics_dir()
+    metrics_dir = use_multiprocess_dir()  # before anything imports prometheus_client
 
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
     from rq.serializers import JSONSerializer

@@ -13,7 +13,6 @@ from shared.event_queue import AsyncEventQueue
 from shared.logging import get_logger
 from shared.order_store import AsyncOrderStore
 from shared.quarantine import AsyncQuarantine
-from shared.queue_metrics import queue_client_factory, register_queue_collector
 from shared.redis_client import async_client
 from shared.settings import Settings
 
@@ -43,7 +42,6 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[EVENT_QUEUE] = AsyncEventQueue(settings)
     app[ORDER_STORE] = AsyncOrderStore(client)
     app[QUARANTINE] = AsyncQuarantine(client, settings.quarantine_max_len, settings.quarantine_ttl_s)
-    register_queue_collector(queue_client_factory(settings.redis_url))
     yield
     await app[EVENT_QUEUE].close()
     await client.aclose()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
@@ -34,6 +34,7 @@ from tests.deploy.exported import (
     dashboard_queries,
 )
 from tests.deploy.promql import plain_alternatives, read_query
+from tests.support.metrics import changes, samples
 from tests.support.payloads import MERCHANT_KEY, order_payload
 
 NOTIFY = "/stripay/notify"
@@ -104,13 +105,19 @@ def worker_metrics(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture
-async def receiver_metrics(aiohttp_client, settings: Settings) -> str:
+async def receiver_metrics(aiohttp_client, settings: Settings) -> AsyncIterator[str]:
+    register_queue_collector(queue_client_factory(settings.redis_url))  # as the receiver command does
     client = await aiohttp_client(create_app(settings))
+    series = [("stripay_notifications_total", {"result": "accepted"}),
+              ("stripay_notifications_total", {"result": "bad_signature"})]
+    before = samples(*series)
     assert (await client.post(NOTIFY, json=order_payload(7))).status == 200
     assert (await client.post(NOTIFY, json={**order_payload(8), "sign": "0" * 32})).status == 403
+    assert changes(before, samples(*series)) == [1, 1]
     response = await (await aiohttp_client(create_metrics_app())).get("/metrics")
     assert response.status == 200
-    return await response.text()
+    yield await response.text()
+    unregister_queue_collector()
 
 
 @pytest.fixture

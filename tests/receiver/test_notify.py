@@ -10,6 +10,7 @@ from receiver.app import create_app
 from receiver.metrics_server import create_metrics_app
 from shared.keys import REJECTED_STREAM
 from shared.settings import Settings
+from tests.support.metrics import changes, samples
 from tests.support.payloads import MERCHANT_KEY, order_payload, signed
 
 NOTIFY = "/stripay/notify"
@@ -162,8 +163,16 @@ async def test_readiness_fails_when_redis_is_down(client, redis_server) -> None:
 
 
 async def test_metrics_count_results_and_ack_time(client, aiohttp_client) -> None:
+    series = [("stripay_notifications_total", {"result": "accepted"}),
+              ("stripay_notifications_total", {"result": "malformed"}),
+              ("stripay_notifications_total", {"result": "bad_signature"}),
+              ("stripay_rejected_quarantined_total", {}),
+              ("stripay_notify_ack_seconds_count", {})]
+    before = samples(*series)
     await client.post(NOTIFY, json=order_payload(99))
     await client.post(NOTIFY, data=b"{", headers={"Content-Type": "application/json"})
+    await client.post(NOTIFY, json={**order_payload(98), "sign": "0" * 32})
+    assert changes(before, samples(*series)) == [1, 1, 1, 1, 3]
     metrics = await aiohttp_client(create_metrics_app())
     text = await (await metrics.get("/metrics")).text()
     assert 'stripay_notifications_total{result="accepted"}' in text

@@ -9,6 +9,7 @@ from rq.serializers import JSONSerializer
 from shared.event_queue import EventQueue, build_job, hset_fields
 from shared.keys import TRANSITIONS_STREAM
 from shared.order_store import OrderStore
+from tests.support.metrics import sample as counter
 from tests.support.payloads import signed
 from tests.support.simulator import SimulatorThread
 from tests.support.worker import failed_ids, rq_queue, run_jobs, scheduled_ids, spawn_worker
@@ -47,12 +48,6 @@ def assert_matches_simulator(ctx: WorkerContext, sim: SimulatorThread, order_id:
 
 def job_status(ctx: WorkerContext, job_id: str) -> JobStatus:
     return Job.fetch(job_id, connection=ctx.redis, serializer=JSONSerializer).get_status()
-
-
-def counter(name: str, **labels: str) -> float:
-    from prometheus_client import REGISTRY
-
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def test_notification_applies_the_api_state_once(ctx, sim) -> None:
@@ -217,10 +212,11 @@ def test_two_worker_processes_racing_apply_each_transition_once(ctx, sim, worker
 
 def test_queue_is_drained_and_outcome_counted(ctx, sim) -> None:
     order = sim.create_order()
+    before = counter("stripay_reconcile_total", outcome="applied")
     enqueue(ctx, notification(sim.set_status(order["id"], "completed")))
     run_jobs(ctx.redis)
     assert rq_queue(ctx.redis).count == 0
-    assert counter("stripay_reconcile_total", outcome="applied") >= 1
+    assert counter("stripay_reconcile_total", outcome="applied") - before == 1
 
 
 def test_a_rerun_of_a_job_schedules_its_recheck_once(ctx, sim) -> None:
