@@ -97,7 +97,7 @@ def accept_notification(raw: bytes, content_type: str, keys_for: KeysFor) -> Not
     notification (unreadable, not an object, no usable ``id`` or ``sign``),
     ``bad_signature`` when no key verifies its ``sign``.
     """
-    try:
+    try:  # every check of the body's shape raises MalformedNotification here (answered 400)
         payload = parse_body(raw, content_type)
         order_id = order_id_of(payload)
         _require_sign(payload)
