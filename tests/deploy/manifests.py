@@ -68,18 +68,36 @@ def seconds(value: object) -> float:
     return sum(float(n) * scale[u] for n, u in parts)
 
 
-def compose_interpolate(value: str) -> str:
-    """Compose's ``${VAR:-default}`` / ``${VAR:?error}`` / ``${VAR}``, with no variable set."""
+COMPOSE_VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+
+
+def compose_interpolate(value: str, variables: Mapping[str, str] | None = None) -> str:
+    """Compose's ``${VAR:-default}`` / ``${VAR:?error}`` / ``${VAR}`` and ``$$``, with
+    ``variables`` set (a required one that is not set becomes :data:`DUMMY_KEY`)."""
+    variables = variables or {}
 
     def one(match: re.Match[str]) -> str:
-        operator, rest = match.group(2) or "", match.group(3) or ""
+        if match.group(0) == "$$":
+            return "$"
+        name, operator, rest = match.group(1), match.group(2) or "", match.group(3) or ""
+        if variables.get(name):
+            return variables[name]
         if operator in (":-", "-"):
             return rest
         if operator in (":?", "?"):
             return DUMMY_KEY  # required: the operator of the stack sets it
         return ""
 
-    return re.sub(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}", one, value)
+    return COMPOSE_VARIABLE.sub(one, value)
+
+
+def compose_variables(text: str) -> dict[str, set[str]]:
+    """Each variable a Compose file interpolates, with the operators it is used with ("" for none)."""
+    used: dict[str, set[str]] = {}
+    for match in COMPOSE_VARIABLE.finditer(text):
+        if match.group(1):
+            used.setdefault(match.group(1), set()).add(match.group(2) or "")
+    return used
 
 
 def settings_from(environ: Mapping[str, str]) -> Settings:

@@ -31,11 +31,16 @@ def services(compose: dict) -> dict:
     return compose["services"]
 
 
-def environment(service: dict) -> dict[str, str]:
+def raw_environment(service: dict) -> dict[str, str]:
     env = service.get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {name: compose_interpolate(str(value)) for name, value in env.items()}
+    return {name: str(value) for name, value in env.items()}
+
+
+def environment(service: dict, variables: dict[str, str] | None = None) -> dict[str, str]:
+    """The service's environment once Compose has interpolated it with ``variables`` (the env file)."""
+    return {name: compose_interpolate(value, variables) for name, value in raw_environment(service).items()}
 
 
 def redis_args(service: dict) -> dict[str, str]:
@@ -68,9 +73,12 @@ def test_redis_keeps_acknowledged_data(services: dict, compose: dict) -> None:
 def test_app_services_run_real_subcommands_on_the_one_redis(services: dict, name: str, subcommand: str) -> None:
     service = services[name]
     assert parse_command(service["command"])[0] == subcommand
-    env = environment(service)
+    env = environment(service, {"REDIS_PASSWORD": "from0the0env0file"})
     settings = settings_from(env)  # the service's environment loads as the app loads it
-    assert settings.redis_url == "redis://redis:6379/0"
+    # The one Redis, with the password its server requires (both from the env file).
+    assert settings.redis_url == "redis://:from0the0env0file@redis:6379/0"
+    assert environment(services["redis"], {"REDIS_PASSWORD": "from0the0env0file"})["REDIS_PASSWORD"] == (
+        "from0the0env0file")
     assert service["depends_on"]["redis"]["condition"] == "service_healthy"
     raw_key = (service.get("environment") or {}).get("STRIPAY_MERCHANT_KEY", "")
     assert str(raw_key).startswith("${STRIPAY_MERCHANT_KEY"), "the merchant key comes from the operator, never the file"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 
 import pytest
 import yaml
@@ -37,14 +38,25 @@ def container(component: str) -> dict:
     return only
 
 
-def env_of(component: str) -> dict[str, str]:
-    """The environment the container starts with (ConfigMaps expanded; secrets left out)."""
-    spec = container(component)
+def container_env(spec: dict, secrets: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a container starts with: ConfigMaps expanded, Secret keys taken from
+    ``secrets`` (left out when not given), ``$(NAME)`` references expanded as Kubernetes does."""
     env: dict[str, str] = {}
     for source in spec.get("envFrom", []):
         env.update(objects("ConfigMap")[source["configMapRef"]["name"]]["data"])
-    env.update({item["name"]: item["value"] for item in spec.get("env", []) if "value" in item})
+    for item in spec.get("env", []):
+        if "value" in item:
+            env[item["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), item["value"])
+        elif secrets is not None and "secretKeyRef" in item.get("valueFrom", {}):
+            key = item["valueFrom"]["secretKeyRef"]["key"]
+            if key in secrets:
+                env[item["name"]] = secrets[key]
     return env
+
+
+def env_of(component: str, secrets: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment the component's container starts with (see :func:`container_env`)."""
+    return container_env(container(component), secrets)
 
 
 def test_every_manifest_loads_and_is_in_the_kustomization() -> None:
@@ -57,6 +69,9 @@ def test_every_manifest_loads_and_is_in_the_kustomization() -> None:
     assert set(kustomization["resources"]) == files
 
 
+SECRET_WORDS = ("PASSWORD", "SECRET", "KEY")
+
+
 def test_no_secret_values_are_committed() -> None:
     assert objects("Secret") == {}, "create the Secret with kubectl; never commit the key"
     for component in ("receiver", "worker"):
@@ -64,6 +79,22 @@ def test_no_secret_values_are_committed() -> None:
         key = env["STRIPAY_MERCHANT_KEY"]
         assert "value" not in key
         assert key["valueFrom"]["secretKeyRef"]["key"] == "STRIPAY_MERCHANT_KEY"
+    receiver_env = {item["name"]: item for item in container("receiver").get("env", [])}
+    assert receiver_env["BILLRUN_SHARED_SECRETS"]["valueFrom"]["secretKeyRef"] == {
+        "name": "stripay-hooks", "key": "BILLRUN_SHARED_SECRETS"}
+    for configmap in objects("ConfigMap").values():
+        assert not [name for name in configmap["data"] if any(word in name for word in SECRET_WORDS)]
+    for _, document in documents():
+        for spec in document.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+            for item in spec.get("env", []):
+                if any(word in item["name"] for word in SECRET_WORDS):
+                    assert "secretKeyRef" in item.get("valueFrom", {}), f"{spec['name']}: {item['name']}"
+
+
+def test_receiver_gets_the_billrun_settings() -> None:
+    env = env_of("receiver")
+    assert env["STRIPAY_PUBLIC_URL"].startswith("https://")
+    assert env["BILLRUN_REDIRECT_HOSTS"]
 
 
 @pytest.mark.parametrize("component", ["receiver", "worker"])
