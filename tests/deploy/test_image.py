@@ -63,8 +63,9 @@ def test_runs_as_a_non_root_user_after_installing() -> None:
 def test_default_command_is_the_receiver_on_8080_with_a_healthcheck() -> None:
     stage = dict(final_stage())
     assert parse_command(exec_form(stage["CMD"]))[0] == "receiver"
-    assert stage["EXPOSE"].split() == ["8080"]
+    assert stage["EXPOSE"].split() == ["8080", "9107"]  # the public port, then /metrics
     assert "PORT=8080" in stage["ENV"].split()
+    assert "METRICS_PORT=9107" in stage["ENV"].split()
     healthcheck = stage["HEALTHCHECK"]
     assert "/healthz" in healthcheck and "/healthz" in receiver_get_paths()
 
