@@ -1,12 +1,15 @@
--- Store an order state if it is newer than the stored one (called by OrderStore.apply beside it).
--- State, history entry, transitions stream entry and (when job_id is given) the delivery
--- job are written together: an older or equal updatedAt never overwrites the stored state.
+-- Store an order state if it is newer than the stored one (run by shared/order_store.py, whose
+-- docstring explains the same-second rule). State, history entry, transitions stream entry and
+-- (when job_id is given) the delivery job are written together. An older updatedAt never
+-- overwrites the stored state; an equal updatedAt with another status is applied only when its
+-- API read began after the stored state's read had ended, and is otherwise a 'tie' (read again).
 local order_key = KEYS[1]         -- stripay:order:<id>; hash of the current state
 local history_key = KEYS[2]       -- stripay:history:<id>; list of transitions (JSON)
 local transitions_key = KEYS[3]   -- stripay:transitions stream
 local job_key = KEYS[4]           -- rq:job:<job id> of the delivery job ("-" when none)
 local queue_key = KEYS[5]         -- rq:queue:stripay
 local queues_set = KEYS[6]        -- rq:queues
+local fetch_seq_key = KEYS[7]     -- stripay:fetchseq:<id>; numbers the API reads of the order
 local updated_ms = ARGV[1]        -- the candidate's updatedAt in epoch milliseconds
 local status = ARGV[2]
 local state_json = ARGV[3]        -- the API's order as JSON
@@ -16,22 +19,33 @@ local event_id = ARGV[6]
 local order_id = ARGV[7]
 local updated_at = ARGV[8]        -- the candidate's updatedAt as Stripay wrote it
 local transitions_max_len = ARGV[9]
-local job_id = ARGV[10]           -- delivery job id, '' for none; its hash fields are ARGV[11..]
-local job_fields_from = 11
+local merchant = ARGV[10]         -- the candidate's merchantId, '' when the API gave none
+local fetch_seq = tonumber(ARGV[11])  -- the number of the read that gave the candidate; nil when unknown
+local job_id = ARGV[12]           -- delivery job id, '' for none; its hash fields are ARGV[13..]
+local job_fields_from = 13
 
 local new_ms = tonumber(updated_ms)
-local current = redis.call('HMGET', order_key, 'updated_ms', 'status')
+local current = redis.call('HMGET', order_key, 'updated_ms', 'status', 'merchant_id', 'fetch_done')
 local cur_ms = tonumber(current[1])
 local cur_status = current[2]
+local cur_merchant = current[3]
+if cur_ms and cur_merchant and cur_merchant ~= '' and merchant ~= '' and cur_merchant ~= merchant then
+  return {'foreign', cur_status}
+end
+local reads_begun = tonumber(redis.call('GET', fetch_seq_key) or '0')
 if cur_ms then
   if new_ms < cur_ms then return {'stale', cur_status} end
   if new_ms == cur_ms then
     if cur_status == status then return {'unchanged', cur_status} end
-    return {'stale', cur_status}
+    -- Reads numbered above fetch_done began after the stored state's read had ended.
+    local done = tonumber(current[4] or '0')
+    if reads_begun < done then done = 0 end  -- the counter expired and restarted long after that read
+    if not fetch_seq or fetch_seq <= done then return {'tie', cur_status} end
   end
 end
 redis.call('HSET', order_key, 'updated_ms', updated_ms, 'status', status, 'updated_at', updated_at,
-           'state', state_json, 'source', source, 'applied_at', applied_at, 'order_id', order_id)
+           'state', state_json, 'source', source, 'applied_at', applied_at, 'order_id', order_id,
+           'merchant_id', merchant, 'fetch_done', reads_begun)
 local from = cur_status or ''
 if from == status then return {'updated', from} end
 local entry = cjson.encode({['from'] = (cur_status or cjson.null), ['to'] = status,

@@ -18,6 +18,7 @@ REJECTED_STREAM = "stripay:rejected"     # quarantined notifications (bad signat
 TRANSITIONS_STREAM = "stripay:transitions"
 ORDER_PREFIX = "stripay:order:"          # + order id; hash of the current state
 HISTORY_PREFIX = "stripay:history:"      # + order id; list of transitions (JSON)
+FETCH_SEQ_PREFIX = "stripay:fetchseq:"   # + order id; counts the API reads of the order begun (ties)
 API_CACHE_PREFIX = "stripay:apicache:"   # + merchant id + ":" + order id; last API answer, for coalescing
 
 
@@ -36,3 +37,7 @@ def history_key(order_id: int) -> str:
 def api_cache_key(order_id: int, merchant_id: str | None = None) -> str:
     """Per merchant and order: an answer read with one merchant's key never stands in for another's."""
     return f"{API_CACHE_PREFIX}{merchant_id or ''}:{order_id}"
+
+
+def fetch_seq_key(order_id: int) -> str:
+    return f"{FETCH_SEQ_PREFIX}{order_id}"

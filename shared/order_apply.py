@@ -4,6 +4,11 @@
 The worker applies with the blocking :class:`~shared.order_store.OrderStore`,
 the receiver's okPage with :class:`~shared.order_store.AsyncOrderStore` on its
 async client; both write the same script call, delivery job and metrics.
+
+A same-second tie the store cannot order (``tie``, see :mod:`shared.order_store`)
+from a read without a number (the okPage looks orders up by merchantOrderId, so
+it cannot number the read beforehand) is handed to a reconcile job, whose reads
+are numbered; the worker's reconcile numbers its reads and reads again itself.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 from shared import metrics
 from shared.event_queue import build_rq_job, hset_fields
+from shared.job_queue import enqueue_reconcile, enqueue_reconcile_async
 from shared.keys import DELIVER_JOB
 from shared.order import Order
 from shared.order_store import ApplyResult, AsyncOrderStore, OrderStore, event_id_for
@@ -40,15 +46,28 @@ def _count(result: ApplyResult, order: Order, received_at: float) -> ApplyResult
     return result
 
 
+def tie_reconcile_payload(order: Order) -> dict[str, Any]:
+    """The reconcile job that settles a tie of an unnumbered read (with the order's merchant)."""
+    payload: dict[str, Any] = {"id": order.id, "status": order.status, "updatedAt": order.updated_at}
+    if order.fields.get("merchantId") is not None:
+        payload["merchantId"] = order.fields["merchantId"]
+    return payload
+
+
 def apply_verified(store: OrderStore, settings: Settings, order: Order, source: str,
-                   received_at: float) -> ApplyResult:
-    """Store ``order`` forwards-only, with its history entry and delivery job."""
-    result = store.apply(order, HISTORY_SOURCE.get(source, source), delivery_job(settings, order))
+                   received_at: float, fetch_seq: int | None = None) -> ApplyResult:
+    """Store ``order`` forwards-only, with its history entry and delivery job; ``fetch_seq``
+    is the number of the read that gave ``order`` (:meth:`OrderStore.begin_fetch`)."""
+    result = store.apply(order, HISTORY_SOURCE.get(source, source), delivery_job(settings, order), fetch_seq)
+    if result.outcome == "tie" and fetch_seq is None:
+        enqueue_reconcile(store.client, settings, tie_reconcile_payload(order), source, received_at=received_at)
     return _count(result, order, received_at)
 
 
 async def apply_verified_async(store: AsyncOrderStore, settings: Settings, order: Order, source: str,
                                received_at: float) -> ApplyResult:
-    """:func:`apply_verified` for asyncio code."""
+    """:func:`apply_verified` for asyncio code (reads without a number)."""
     result = await store.apply(order, HISTORY_SOURCE.get(source, source), delivery_job(settings, order))
+    if result.outcome == "tie":
+        await enqueue_reconcile_async(store.client, settings, tie_reconcile_payload(order), source, received_at)
     return _count(result, order, received_at)

@@ -4,8 +4,34 @@
 one and writes state, history entry, the ``stripay:transitions`` stream entry
 and (when downstream deliveries are configured) the delivery job in one
 server-side step. Two workers racing on one order are serialised by Redis:
-an ``updatedAt`` older than or equal to the stored one never overwrites it,
-and each transition is appended once.
+an older ``updatedAt`` never overwrites the stored one, and each transition is
+appended once.
+
+Same-second ties. Stripay's ``updatedAt`` has whole-second precision, so two
+changes within one second (completed, then refunded) carry the same
+``updatedAt``, and two answers at one ``updatedAt`` with different statuses
+cannot be ordered by what they say. They can be ordered by when they were
+read: every API read of an order first takes a number from the per-order
+counter ``stripay:fetchseq:<id>`` (:meth:`OrderStore.begin_fetch`, ``INCR``
+before the request is sent), and the script records, with each state it
+stores, the counter's value at the moment of storing (``fetch_done``). A read
+numbered above ``fetch_done`` began after the stored state's read had ended,
+so Stripay (which answers with its current state) showed it a state at least
+as new: at an equal ``updatedAt`` with another status it is the later change
+and is applied. A read numbered at or below ``fetch_done`` overlapped the
+stored one's, and either answer may be the newer (the read begun first may
+have been answered last): the script answers ``tie`` and changes nothing, and
+the caller reads the order again; that read begins after both ended, so its
+answer settles it. A read without a number (the okPage's lookup by
+merchantOrderId) that ties is handed to a reconcile job. Equal ``updatedAt``
+and equal status is ``unchanged``. So a state is never replaced by one read
+earlier, and the store ends on the API's current state. The counter expires
+:data:`FETCH_SEQ_TTL_S` after the last read; if it restarted below a stored
+``fetch_done``, every read counted since began long after that state's read
+ended, so the stored ``fetch_done`` counts as 0.
+
+An order belongs to one merchant: a state whose ``merchantId`` differs from
+the stored one's is refused (``foreign``) and changes nothing.
 """
 
 from __future__ import annotations
@@ -19,17 +45,20 @@ from typing import Any
 import redis
 import redis.asyncio
 
-from shared.keys import RQ_QUEUE_KEY, RQ_QUEUES_SET, TRANSITIONS_STREAM, history_key, order_key
+from shared.jsvalue import js_string
+from shared.keys import (RQ_QUEUE_KEY, RQ_QUEUES_SET, TRANSITIONS_STREAM, fetch_seq_key, history_key,
+                         order_key)
 from shared.order import Order
 
 TRANSITIONS_MAX_LEN = 1_000_000
+FETCH_SEQ_TTL_S = 30 * 86400  # far longer than any read of the API can take
 
 APPLY_SCRIPT = resources.files("shared").joinpath("apply_order.lua").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
 class ApplyResult:
-    outcome: str  # applied | updated | unchanged | stale
+    outcome: str  # applied | updated | unchanged | stale | tie (read again) | foreign (another merchant's)
     previous_status: str | None
     event_id: str
 
@@ -67,12 +96,13 @@ def utc_now_iso() -> str:
 
 
 def apply_call(
-    order: Order, source: str, delivery_job: tuple[str, str, list[Any]] | None
+    order: Order, source: str, delivery_job: tuple[str, str, list[Any]] | None, fetch_seq: int | None = None
 ) -> tuple[list[str], list[Any]]:
-    """KEYS and ARGV of :data:`APPLY_SCRIPT` for storing ``order``."""
+    """KEYS and ARGV of :data:`APPLY_SCRIPT` for storing ``order`` (read by read number ``fetch_seq``)."""
     job_key, job_id, job_fields = delivery_job if delivery_job else ("", "", [])
+    merchant = order.fields.get("merchantId")
     keys = [order_key(order.id), history_key(order.id), TRANSITIONS_STREAM, job_key or "-", RQ_QUEUE_KEY,
-            RQ_QUEUES_SET]
+            RQ_QUEUES_SET, fetch_seq_key(order.id)]
     args = [
         order.updated_ms,
         order.status,
@@ -83,6 +113,8 @@ def apply_call(
         order.id,
         order.updated_at,
         TRANSITIONS_MAX_LEN,
+        "" if merchant is None else js_string(merchant),
+        "" if fetch_seq is None else fetch_seq,
         job_id,
         *job_fields,
     ]
@@ -101,6 +133,10 @@ class OrderStore:
         self._apply = client.register_script(APPLY_SCRIPT)
 
     @property
+    def client(self) -> redis.Redis:
+        return self._client
+
+    @property
     def apply_script_sha(self) -> str:
         return str(self._apply.sha)
 
@@ -113,14 +149,25 @@ class OrderStore:
         order: Order,
         source: str,
         delivery_job: tuple[str, str, list[Any]] | None = None,
+        fetch_seq: int | None = None,
     ) -> ApplyResult:
         """Store ``order`` if it is newer than the stored state.
 
         ``delivery_job`` is (job key, job id, HSET field list) of an RQ job
-        written with the transition, for downstream deliveries.
+        written with the transition, for downstream deliveries. ``fetch_seq``
+        is the number :meth:`begin_fetch` gave the API read that produced
+        ``order``; without it a same-second tie is never resolved here (``tie``).
         """
-        keys, args = apply_call(order, source, delivery_job)
+        keys, args = apply_call(order, source, delivery_job, fetch_seq)
         return apply_result(self._apply(keys=keys, args=args), order)
+
+    def begin_fetch(self, order_id: int) -> int:
+        """Number the API read of ``order_id`` about to begin (call it before sending the request)."""
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.incr(fetch_seq_key(order_id))
+            pipe.expire(fetch_seq_key(order_id), FETCH_SEQ_TTL_S)
+            seq, _ = pipe.execute()
+        return int(seq)
 
     def get(self, order_id: int) -> StoredOrder | None:
         with self._client.pipeline(transaction=True) as pipe:
@@ -152,6 +199,7 @@ class AsyncOrderStore:
     """The apply of :class:`OrderStore` for asyncio code (the receiver's okPage), on its async client."""
 
     def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.client = client
         self._apply = client.register_script(APPLY_SCRIPT)
 
     async def apply(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -13,19 +12,26 @@ from rq.exceptions import DuplicateJobError
 
 from shared import metrics
 from shared.event_queue import build_rq_job
-from shared.jsvalue import js_string
-from shared.keys import RECONCILE_JOB, api_cache_key
+from shared.keys import RECONCILE_JOB
 from shared.logging import get_logger
 from shared.notification import identity_of, order_id_of
-from shared.order import Order, OrderFormatError, parse_timestamp_ms
+from shared.order import OrderFormatError, parse_timestamp_ms
 from shared.order_apply import apply_verified
+from shared.order_store import ApplyResult
 from worker.context import WorkerContext
+from worker.fetch import FetchedOrder, ReconcileFailed, check_merchant, fetch_order, merchant_of
 
 log = get_logger("worker.reconcile")
 
 
-class ReconcileFailed(Exception):
-    """The event cannot succeed by retrying; the message says why, for an operator."""
+# Reads of one order in a row that may end in a same-second tie before the job gives up (and is retried).
+MAX_TIE_READS = 5
+
+__all__ = ["ReconcileFailed", "reconcile"]
+
+
+class TieUnresolved(Exception):
+    """Reads of this order kept overlapping with other workers' reads; retried with backoff."""
 
 
 def _notified_ms(payload: Mapping[str, Any]) -> int | None:
@@ -35,43 +41,26 @@ def _notified_ms(payload: Mapping[str, Any]) -> int | None:
         return None
 
 
-def merchant_of(payload: Mapping[str, Any]) -> str | None:
-    """The notification's ``merchantId`` as text (None when it has none)."""
-    value = payload.get("merchantId")
-    return None if value is None or value == "" else js_string(value)
-
-
-def fetch_order(ctx: WorkerContext, order_id: int, notified_ms: int | None,
-                merchant: str | None = None) -> tuple[Order, bool]:
-    """The API's order, asked with ``merchant``'s key; a fresh answer fetched for another
-    job of this order is reused when it is at least as new as the notification.
-    Returns (order, coalesced)."""
-    cache_key = api_cache_key(order_id, merchant)
-    cached = ctx.redis.get(cache_key)
-    if cached is not None:
-        try:
-            order = Order.from_api(json.loads(cached))
-        except (OrderFormatError, ValueError):
-            order = None
-        if order is not None and (notified_ms is None or order.updated_ms >= notified_ms):
-            return order, True
-    order = ctx.stripay.order(ctx.settings.api_key_for(merchant), order_id=order_id)
-    if order.id != order_id:
-        raise ReconcileFailed(f"Stripay answered order {order.id} when asked for order {order_id}")
-    ctx.redis.set(cache_key, json.dumps(dict(order.fields)), px=max(1, int(ctx.settings.coalesce_s * 1000)))
-    return order, False
-
-
-def check_merchant(order: Order, merchant: str | None) -> None:
-    """An order is only changed by its own merchant's answer: the API's ``merchantId`` must
-    be the notification's (a notification signed by merchant B naming merchant A's order
-    is refused here, whatever B's key was able to read)."""
-    answered = order.fields.get("merchantId")
-    if merchant is not None and (answered is None or js_string(answered) != merchant):
-        raise ReconcileFailed(
-            f"order {order.id} belongs to merchant {answered!r} by Stripay's answer, not to the notifying "
-            f"merchant {merchant!r}; nothing was changed"
-        )
+def read_and_apply(ctx: WorkerContext, order_id: int, payload: Mapping[str, Any], notified_ms: int | None,
+                   source: str, received_at: float) -> tuple[FetchedOrder, ApplyResult]:
+    """Read the order (with its merchant's key) and apply the answer; on a same-second tie with a
+    read that overlapped this one, read again: that read begins after both ended (see
+    :mod:`shared.order_store`), so its answer is at least as new as either."""
+    merchant = merchant_of(payload)
+    use_cache = True
+    for _ in range(MAX_TIE_READS):
+        fetched = fetch_order(ctx, order_id, notified_ms, payload.get("status"), merchant, use_cache)
+        check_merchant(fetched.order, merchant)
+        result = apply_verified(ctx.store, ctx.settings, fetched.order, source, received_at, fetched.seq)
+        if result.outcome == "foreign":
+            raise ReconcileFailed(
+                f"order {order_id} is stored for another merchant than Stripay's answer names "
+                f"({fetched.order.fields.get('merchantId')!r}); nothing was changed"
+            )
+        if result.outcome != "tie":
+            return fetched, result
+        use_cache = False
+    raise TieUnresolved(f"order {order_id}: {MAX_TIE_READS} reads in a row overlapped other reads at one updatedAt")
 
 
 def _schedule_recheck(ctx: WorkerContext, payload: Mapping[str, Any], received_at: float, attempt: int) -> float:
@@ -106,24 +95,27 @@ def reconcile(
     order_id = order_id_of(payload)
     bound = log.bind(order_id=order_id, job_id=job_id, source=source, notified_status=payload.get("status"))
     notified_ms = _notified_ms(payload) if source != "reconcile" else None
-    merchant = merchant_of(payload)
-    order, coalesced = fetch_order(ctx, order_id, notified_ms, merchant)
-    check_merchant(order, merchant)
+    fetched, result = read_and_apply(ctx, order_id, payload, notified_ms, source, received_at)
+    order, coalesced = fetched.order, fetched.coalesced
 
     # Behind: older than the notification and not yet in the notified status.
     api_behind = notified_ms is not None and order.updated_ms < notified_ms and order.status != payload.get("status")
+    # Same second, another status: either the API has not caught up with the notified change yet,
+    # or the order changed again within that second. Rechecked like "behind", but never failed for it.
+    same_second = notified_ms is not None and order.updated_ms == notified_ms and order.status != payload.get("status")
     # A notification older than the API's order (a retry, a late or replayed delivery)
     # is expected to differ; one that claims the API's version or a newer one must not.
     api_newer = notified_ms is not None and order.updated_ms > notified_ms
     differences = order.differences(payload) if source in ("notify", "replay", "recheck") else []
+    if same_second:
+        differences = [name for name in differences if name != "status"]
     if differences and not api_behind and not api_newer:
         metrics.reconcile_total.labels(outcome="mismatch").inc()
         bound.warning("notification_mismatch", fields=differences, api_status=order.status)
 
-    result = apply_verified(ctx.store, ctx.settings, order, source, received_at)
     outcome = {"applied": "applied", "updated": "unchanged", "unchanged": "unchanged", "stale": "stale"}[result.outcome]
     recheck_in_s: float | None = None
-    if api_behind:
+    if api_behind or (same_second and recheck_attempt < len(ctx.settings.recheck_s)):
         if recheck_attempt >= len(ctx.settings.recheck_s):
             raise ReconcileFailed(
                 f"Stripay's API still shows {order.status} at {order.updated_at}, behind the notified "

@@ -40,10 +40,67 @@ def test_older_state_never_overwrites_newer(redis_client) -> None:
     assert store.get(1).status == "refunded"
 
 
-def test_equal_timestamp_with_other_status_is_stale(redis_client) -> None:
+def test_equal_timestamp_with_other_status_from_an_unnumbered_read_is_a_tie_and_changes_nothing(redis_client) -> None:
+    # Two changes within one second of Stripay's clock: without knowing when each answer was read,
+    # neither is known to be the later one, so the store keeps its state and says "tie" (never "stale").
     store = OrderStore(redis_client)
     store.apply(api_order(status="completed"), "notify")
-    assert store.apply(api_order(status="disputed"), "notify").outcome == "stale"
+    assert store.apply(api_order(status="disputed"), "notify").outcome == "tie"
+    assert store.get(1).status == "completed"
+    assert [h["to"] for h in store.get(1).history] == ["completed"]
+
+
+def test_a_read_begun_after_the_stored_ones_ended_wins_a_same_second_tie(redis_client) -> None:
+    store = OrderStore(redis_client)
+    first = store.begin_fetch(1)
+    store.apply(api_order(status="completed"), "notify", fetch_seq=first)
+    later = store.begin_fetch(1)
+    result = store.apply(api_order(status="refunded"), "notify", fetch_seq=later)
+    assert (result.outcome, result.previous_status) == ("applied", "completed")
+    assert [h["to"] for h in store.get(1).history] == ["completed", "refunded"]
+    assert [e[b"to"] for e in stream_events(redis_client)] == [b"completed", b"refunded"]
+
+
+def test_a_read_that_overlapped_the_stored_ones_is_a_tie(redis_client) -> None:
+    # Read 1 began first but answered last: its answer may be the newer one, or the older one.
+    store = OrderStore(redis_client)
+    overlapping = store.begin_fetch(1)
+    stored = store.begin_fetch(1)
+    assert store.apply(api_order(status="completed"), "notify", fetch_seq=stored).outcome == "applied"
+    assert store.apply(api_order(status="refunded"), "notify", fetch_seq=overlapping).outcome == "tie"
+    assert store.get(1).status == "completed"
+
+
+def test_same_status_at_the_same_second_is_unchanged_whatever_the_read_number(redis_client) -> None:
+    store = OrderStore(redis_client)
+    seq = store.begin_fetch(1)
+    store.apply(api_order(status="completed"), "notify", fetch_seq=store.begin_fetch(1))
+    assert store.apply(api_order(status="completed"), "notify", fetch_seq=seq).outcome == "unchanged"
+
+
+def test_an_older_timestamp_stays_stale_even_from_a_later_read(redis_client) -> None:
+    store = OrderStore(redis_client)
+    store.apply(api_order(status="refunded", updated_at="2023-01-10T03:43:38.000Z"), "notify")
+    result = store.apply(api_order(status="completed"), "notify", fetch_seq=store.begin_fetch(1))
+    assert result.outcome == "stale"
+
+
+def test_a_restarted_read_counter_counts_the_stored_reads_as_long_ended(redis_client) -> None:
+    store = OrderStore(redis_client)
+    for _ in range(3):
+        store.begin_fetch(1)
+    store.apply(api_order(status="completed"), "notify", fetch_seq=3)
+    redis_client.delete("stripay:fetchseq:1")  # expired after a long quiet time
+    assert store.apply(api_order(status="refunded"), "notify", fetch_seq=store.begin_fetch(1)).outcome == "applied"
+
+
+def test_a_state_naming_another_merchant_is_refused(redis_client) -> None:
+    store = OrderStore(redis_client)
+    mine = Order.from_api({**dict(api_order().fields), "merchantId": 1})
+    theirs = Order.from_api({**dict(api_order(status="refunded", updated_at="2023-01-11T00:00:00.000Z").fields),
+                             "merchantId": 2})
+    store.apply(mine, "notify")
+    assert store.apply(theirs, "notify").outcome == "foreign"
     assert store.get(1).status == "completed"
 
 

@@ -1,0 +1,90 @@
+"""Read an order from Stripay's API for a reconcile: the merchant's key, a numbered read, the answer cache.
+
+Every read is numbered by :meth:`shared.order_store.OrderStore.begin_fetch`
+before the request is sent; the order store uses the number to order two
+answers that carry the same ``updatedAt`` (see :mod:`shared.order_store`).
+
+The answer cache (``stripay:apicache:<merchant>:<id>``, ``STRIPAY_COALESCE_S``)
+lets the jobs of duplicate notifications share one API call. A cached answer
+stands in for a read only when it is surely at least as new as the
+notification: a later ``updatedAt``, or the same ``updatedAt`` and the same
+status. At the same ``updatedAt`` with another status it may be the earlier of
+two changes within one second, so the order is read again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.jsvalue import js_string
+from shared.keys import api_cache_key
+from shared.order import Order, OrderFormatError
+from worker.context import WorkerContext
+
+
+class ReconcileFailed(Exception):
+    """The event cannot succeed by retrying; the message says why, for an operator."""
+
+
+@dataclass(frozen=True)
+class FetchedOrder:
+    order: Order
+    seq: int  # the number of the API read that gave this answer
+    coalesced: bool  # taken from the cache of another job's read
+
+
+def merchant_of(payload: Mapping[str, Any]) -> str | None:
+    """The notification's ``merchantId`` as text (None when it has none)."""
+    value = payload.get("merchantId")
+    return None if value is None or value == "" else js_string(value)
+
+
+def cache_stands_in(order: Order, notified_ms: int | None, notified_status: object) -> bool:
+    """Whether a cached answer is surely at least as new as the notification."""
+    if notified_ms is None:
+        return True
+    if order.updated_ms != notified_ms:
+        return order.updated_ms > notified_ms
+    return order.status == notified_status
+
+
+def _cached(raw: bytes | None) -> tuple[Order, int] | None:
+    if raw is None:
+        return None
+    try:
+        entry = json.loads(raw)
+        return Order.from_api(entry["order"]), int(entry["seq"])
+    except (OrderFormatError, ValueError, KeyError, TypeError):
+        return None
+
+
+def fetch_order(ctx: WorkerContext, order_id: int, notified_ms: int | None, notified_status: object = None,
+                merchant: str | None = None, use_cache: bool = True) -> FetchedOrder:
+    """The API's order, read with ``merchant``'s key (or taken from the cache, see the module docstring)."""
+    cache_key = api_cache_key(order_id, merchant)
+    if use_cache:
+        cached = _cached(ctx.redis.get(cache_key))
+        if cached is not None and cache_stands_in(cached[0], notified_ms, notified_status):
+            return FetchedOrder(cached[0], cached[1], True)
+    seq = ctx.store.begin_fetch(order_id)
+    order = ctx.stripay.order(ctx.settings.api_key_for(merchant), order_id=order_id)
+    if order.id != order_id:
+        raise ReconcileFailed(f"Stripay answered order {order.id} when asked for order {order_id}")
+    entry = json.dumps({"order": dict(order.fields), "seq": seq})
+    ctx.redis.set(cache_key, entry, px=max(1, int(ctx.settings.coalesce_s * 1000)))
+    return FetchedOrder(order, seq, False)
+
+
+def check_merchant(order: Order, merchant: str | None) -> None:
+    """An order is only changed by its own merchant's answer: the API's ``merchantId`` must
+    be the notification's (a notification signed by merchant B naming merchant A's order
+    is refused here, whatever B's key was able to read)."""
+    answered = order.fields.get("merchantId")
+    if merchant is not None and (answered is None or js_string(answered) != merchant):
+        raise ReconcileFailed(
+            f"order {order.id} belongs to merchant {answered!r} by Stripay's answer, not to the notifying "
+            f"merchant {merchant!r}; nothing was changed"
+        )
