@@ -11,6 +11,7 @@ import click
 from shared.settings import Settings
 
 DUMMY_KEY = "not-a-real-key"
+DUMMY_SHARED_SECRET = "not-a-real-shared-secret"
 
 
 def parse_command(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
@@ -101,6 +102,8 @@ def compose_variables(text: str) -> dict[str, set[str]]:
 
 
 def settings_from(environ: Mapping[str, str]) -> Settings:
-    """The settings a process would load from this environment (merchant key filled in)."""
-    env = {"STRIPAY_MERCHANT_KEY": DUMMY_KEY, **{k: str(v) for k, v in environ.items()}}
+    """The settings a process would load from this environment (the secrets a Secret or an env
+    file would add filled in when absent)."""
+    env = {"STRIPAY_MERCHANT_KEY": DUMMY_KEY, "BILLRUN_SHARED_SECRETS": DUMMY_SHARED_SECRET,
+           **{k: str(v) for k, v in environ.items()}}
     return Settings.from_env(env)

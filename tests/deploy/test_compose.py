@@ -17,6 +17,21 @@ from tests.deploy.manifests import (
 )
 
 COMPOSE_FILE = DEPLOY / "compose.yaml"
+ENV_FILE_EXAMPLE = DEPLOY / "stripay.env.example"
+SECRET_WORDS = ("PASSWORD", "SECRET", "KEY")
+
+
+def env_file(**values: str) -> dict[str, str]:
+    """A filled-in env file: the example's values, a sample for each secret it leaves empty."""
+    found = {}
+    for line in ENV_FILE_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            if not value and any(word in name for word in SECRET_WORDS):
+                value = f"sample0{name.lower().replace('_', '0')}0not0secret"
+            found[name] = value
+    found.update(values)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +54,9 @@ def raw_environment(service: dict) -> dict[str, str]:
 
 
 def environment(service: dict, variables: dict[str, str] | None = None) -> dict[str, str]:
-    """The service's environment once Compose has interpolated it with ``variables`` (the env file)."""
+    """The service's environment once Compose has interpolated it with ``variables`` (default: the
+    example env file, filled in)."""
+    variables = env_file() if variables is None else variables
     return {name: compose_interpolate(value, variables) for name, value in raw_environment(service).items()}
 
 
@@ -73,11 +90,11 @@ def test_redis_keeps_acknowledged_data(services: dict, compose: dict) -> None:
 def test_app_services_run_real_subcommands_on_the_one_redis(services: dict, name: str, subcommand: str) -> None:
     service = services[name]
     assert parse_command(service["command"])[0] == subcommand
-    env = environment(service, {"REDIS_PASSWORD": "from0the0env0file"})
+    env = environment(service, env_file(REDIS_PASSWORD="from0the0env0file"))
     settings = settings_from(env)  # the service's environment loads as the app loads it
     # The one Redis, with the password its server requires (both from the env file).
     assert settings.redis_url == "redis://:from0the0env0file@redis:6379/0"
-    assert environment(services["redis"], {"REDIS_PASSWORD": "from0the0env0file"})["REDIS_PASSWORD"] == (
+    assert environment(services["redis"], env_file(REDIS_PASSWORD="from0the0env0file"))["REDIS_PASSWORD"] == (
         "from0the0env0file")
     assert service["depends_on"]["redis"]["condition"] == "service_healthy"
     raw_key = (service.get("environment") or {}).get("STRIPAY_MERCHANT_KEY", "")

@@ -12,13 +12,17 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from tests.deploy.exported import DEPLOY, REPO, load_yaml
+from tests.deploy.exported import REPO, load_yaml
 from tests.deploy.manifests import compose_interpolate, compose_variables
 from tests.deploy.redis_auth import redis_started_by
-from tests.deploy.test_compose import COMPOSE_FILE, environment, raw_environment
-
-ENV_FILE_EXAMPLE = DEPLOY / "stripay.env.example"
-SECRET_WORDS = ("PASSWORD", "SECRET", "KEY")
+from tests.deploy.test_compose import (
+    COMPOSE_FILE,
+    ENV_FILE_EXAMPLE,
+    SECRET_WORDS,
+    env_file,
+    environment,
+    raw_environment,
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +51,7 @@ def test_redis_refuses_clients_without_the_password(services: dict, password: st
 def test_the_apps_redis_url_authenticates(services: dict, password: str, tmp_path: Path) -> None:
     with redis_started_by(docker_argv(services["redis"]), password, tmp_path) as started:
         for name in ("receiver", "worker"):
-            url = urlsplit(environment(services[name], {"REDIS_PASSWORD": password})["REDIS_URL"])
+            url = urlsplit(environment(services[name], env_file(REDIS_PASSWORD=password))["REDIS_URL"])
             assert url.hostname == "redis" and url.port == 6379
             local = url._replace(netloc=f":{url.password}@127.0.0.1:{started.port}").geturl()
             with redis.Redis.from_url(local, socket_timeout=2) as client:
