@@ -37,7 +37,7 @@ from shared.keys import QUEUE_NAME, RECONCILE_JOB
 from shared.logging import SECRET_FIELDS, mask_email, mask_ip
 from shared.notification import MalformedNotification, order_id_of
 from shared.order_store import OrderStore
-from shared.quarantine import Quarantine, RejectedNotification
+from shared.quarantine import HEAD_BYTES, Quarantine, RejectedNotification
 from shared.settings import Settings
 
 FETCH_BATCH = 200
@@ -403,6 +403,8 @@ def _quarantine(client: redis.Redis, settings: Settings) -> Quarantine:
 
 
 def _payload_of(entry: RejectedNotification) -> tuple[dict[str, Any] | None, str | None]:
+    if not entry.complete:
+        return None, f"kept in part: the first {len(entry.body)} of {entry.length} bytes"
     try:
         return parse_body(entry.body, entry.content_type), None
     except MalformedNotification as err:
@@ -416,6 +418,9 @@ def _rejected_json(entry: RejectedNotification) -> dict[str, Any]:
         "received_at": iso(entry.received_at),
         "reason": entry.reason,
         "content_type": entry.content_type,
+        "length": entry.length,
+        "sha256": entry.sha256,
+        "complete": entry.complete,
         "order_id": _int_or_none(payload.get("id")) if payload else None,
         "merchant_id": payload.get("merchantId") if payload else None,
         "status": payload.get("status") if payload else None,
@@ -449,6 +454,8 @@ def rejected(as_json: bool) -> None:
 
 def _recheck(entry: RejectedNotification, settings: Settings) -> tuple[dict[str, Any] | None, str | None]:
     """The payload if the receiver would accept it now, else why not."""
+    if not entry.complete:
+        return None, f"kept in part (over {HEAD_BYTES} bytes): not re-verified"
     try:
         return accept_notification(entry.body, entry.content_type, settings.keys_for).payload, None
     except NotificationRejected as err:
@@ -460,6 +467,10 @@ def _recheck(entry: RejectedNotification, settings: Settings) -> tuple[dict[str,
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def replay_rejected(dry_run: bool, as_json: bool) -> None:
     """Re-verify quarantined notifications with the keys configured now; enqueue those that pass.
+
+    Only entries kept whole (bodies up to 2048 bytes) can be re-verified; a
+    longer body is kept in part (its head, length and sha256) and counted as
+    such among those that still fail.
 
     A notification that passes is enqueued exactly as the receiver does
     (remembered and queued in one step; a duplicate of a remembered one is not

@@ -34,6 +34,7 @@ def receiver(host: str | None, port: int | None, metrics_port: int | None) -> No
         register_queue_collector(queue_client_factory(settings.redis_url))  # the queue gauges, read at scrape time
         app.cleanup_ctx.append(metrics_site(host, metrics_port))
     try:
-        web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10.0)
+        web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10.0,
+                    keepalive_timeout=settings.keepalive_timeout_s)
     except OSError as err:
         fail(f"cannot listen on {host} (ports {port}, {metrics_port}): {err.strerror or err}")

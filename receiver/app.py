@@ -41,7 +41,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     app[EVENT_QUEUE] = AsyncEventQueue(settings)
     app[ORDER_STORE] = AsyncOrderStore(client)
-    app[QUARANTINE] = AsyncQuarantine(client, settings.quarantine_max_len, settings.quarantine_ttl_s)
+    app[QUARANTINE] = AsyncQuarantine(client, settings.quarantine_max_len, settings.quarantine_ttl_s,
+                                      settings.quarantine_max_bytes, settings.quarantine_writes_per_s)
     yield
     await app[EVENT_QUEUE].close()
     await client.aclose()

@@ -8,6 +8,7 @@ import redis.exceptions
 from aiohttp import web
 
 from receiver.appkeys import EVENT_QUEUE, QUARANTINE, SETTINGS
+from receiver.body import BodyTooSlow, cut_off, read_body
 from shared import metrics
 from shared.acceptance import BAD_SIGNATURE, MALFORMED, Notification, NotificationRejected, accept_notification
 from shared.logging import get_logger
@@ -37,8 +38,10 @@ def _fields(notification: Notification | None) -> dict[str, object]:
 async def _quarantine(request: web.Request, raw: bytes, err: NotificationRejected, received_at: float) -> None:
     """Keep a notification with a bad signature, to replay once its key is configured."""
     try:
-        await request.app[QUARANTINE].add(raw, request.content_type, err.reason, received_at)
-        metrics.rejected_quarantined_total.inc()
+        if await request.app[QUARANTINE].add(raw, request.content_type, err.reason, received_at):
+            metrics.rejected_quarantined_total.inc()
+        else:
+            metrics.rejected_not_kept_total.inc()
     except redis.exceptions.RedisError as quarantine_err:
         log.warning("quarantine_write_failed", error=type(quarantine_err).__name__, **_fields(err.unverified))
 
@@ -48,9 +51,11 @@ async def notify(request: web.Request) -> web.Response:
     received_at = time.time()
     app = request.app
     try:
-        raw = await request.read()
+        raw = await read_body(request, app[SETTINGS].body_timeout_s)
     except web.HTTPRequestEntityTooLarge:
         return _answer("too_large", 413, "body too large", started)
+    except BodyTooSlow:
+        return await cut_off(request, _answer("too_slow", 408, "body not received in time", started))
 
     try:
         notification = accept_notification(raw, request.content_type, app[SETTINGS].keys_for)

@@ -13,7 +13,7 @@ WORK_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 END_TO_END_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 600.0, 3600.0, 86400.0)
 
 # Receiver
-NOTIFY_RESULTS = ("accepted", "duplicate", "bad_signature", "malformed", "too_large", "unavailable")
+NOTIFY_RESULTS = ("accepted", "duplicate", "bad_signature", "malformed", "too_large", "too_slow", "unavailable")
 notifications_total = Counter(
     "stripay_notifications_total",
     "Notifications received on the notify endpoint, by result.",
@@ -27,6 +27,10 @@ notify_ack_seconds = Histogram(
 rejected_quarantined_total = Counter(
     "stripay_rejected_quarantined_total",
     "Notifications with a bad signature kept in the quarantine stream.",
+)
+rejected_not_kept_total = Counter(
+    "stripay_rejected_not_kept_total",
+    "Notifications with a bad signature answered 403 but not kept: the quarantine's writes per second were spent.",
 )
 
 # Worker

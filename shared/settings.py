@@ -16,6 +16,7 @@ from shared.jsvalue import js_string
 DEFAULT_API_URL = "https://api.stripay.io"
 DEFAULT_RECHECK_S = (600, 1800, 3600, 86400)  # Stripay's own retry schedule
 DEFAULT_RETRY_S = (1, 5, 30, 120, 600)
+DEFAULT_MAX_BODY_BYTES = 8192
 
 
 class SettingsError(ValueError):
@@ -95,8 +96,14 @@ class Settings:
     port: int = 8080
     metrics_port: int = 9107  # the receiver's /metrics (0: not served)
     dedupe_ttl_s: int = 259200
-    max_body_bytes: int = 65536
+    # Real notifications are 1-2 KB; the documented field limits (two 1024-character
+    # URLs, a 64-character order id) put the largest near 3 KB.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    body_timeout_s: float = 10.0  # a body not received within this is answered 408
+    keepalive_timeout_s: float = 75.0  # an idle keep-alive connection is closed after this
     quarantine_max_len: int = 10000
+    quarantine_max_bytes: int = 16 * 1024 * 1024
+    quarantine_writes_per_s: float = 50.0  # per receiver process
     quarantine_ttl_s: int = 7 * 86400
     recheck_s: tuple[float, ...] = DEFAULT_RECHECK_S
     retry_s: tuple[float, ...] = DEFAULT_RETRY_S
@@ -135,7 +142,13 @@ class Settings:
             port=_int(environ, "PORT", 8080),
             metrics_port=_int(environ, "METRICS_PORT", 9107),
             dedupe_ttl_s=_int(environ, "STRIPAY_DEDUPE_TTL_S", 259200, minimum=1),
-            max_body_bytes=_int(environ, "STRIPAY_MAX_BODY_BYTES", 65536, minimum=1),
+            max_body_bytes=_int(environ, "STRIPAY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1),
+            body_timeout_s=_float(environ, "STRIPAY_BODY_TIMEOUT_S", 10.0),
+            keepalive_timeout_s=_float(environ, "STRIPAY_KEEPALIVE_TIMEOUT_S", 75.0),
+            quarantine_max_len=_int(environ, "STRIPAY_QUARANTINE_MAX_LEN", 10000, minimum=1),
+            quarantine_max_bytes=_int(environ, "STRIPAY_QUARANTINE_MAX_BYTES", 16 * 1024 * 1024, minimum=4096),
+            quarantine_writes_per_s=_float(environ, "STRIPAY_QUARANTINE_WRITES_PER_S", 50.0),
+            quarantine_ttl_s=_int(environ, "STRIPAY_QUARANTINE_TTL_S", 7 * 86400, minimum=1),
             recheck_s=_schedule(environ, "STRIPAY_RECHECK_S", DEFAULT_RECHECK_S),
             retry_s=_schedule(environ, "STRIPAY_RETRY_S", DEFAULT_RETRY_S),
             api_timeout_s=_float(environ, "STRIPAY_API_TIMEOUT_S", 10.0),

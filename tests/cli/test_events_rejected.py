@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import redis.asyncio
 
 from receiver.app import create_app
-from shared.quarantine import AsyncQuarantine, Quarantine
+from shared.quarantine import HEAD_BYTES, AsyncQuarantine, Quarantine
 from tests.cli.conftest import env_for
 from tests.cli.helpers import assert_matches_simulator, enqueue, invoke, invoke_json, notification, transitions
 from tests.support.payloads import MERCHANT_KEY, signed
@@ -123,3 +123,20 @@ def test_notification_already_enqueued_is_removed_without_a_second_job(ctx, sim,
 
 def test_no_rejected_notifications(ctx, cli_env) -> None:
     assert invoke(cli_env, "events", "rejected").stdout == "no rejected notifications\n"
+
+
+def test_a_body_kept_in_part_is_listed_and_not_replayed(ctx, sim, cli_env, redis_url, redis_client) -> None:
+    order = sim.set_status(sim.create_order()["id"], "completed")
+    long_body = json.dumps({**notification(order), "note": "x" * HEAD_BYTES}).encode()
+    quarantine(redis_url, long_body)  # signed with the right key, but only its head is kept
+    [entry] = invoke_json(cli_env, "events", "rejected")
+    assert (entry["complete"], entry["length"], entry["payload"]) == (False, len(long_body), None)
+    assert entry["unreadable"] == f"kept in part: the first {HEAD_BYTES} of {len(long_body)} bytes"
+    result = invoke(cli_env, "events", "replay-rejected")
+    assert result.stdout.splitlines() == [
+        "replayed 0 rejected notifications: 0 enqueued, 0 already enqueued before",
+        "1 still fails:",
+        f"      1  kept in part (over {HEAD_BYTES} bytes): not re-verified",
+    ]
+    assert quarantined(redis_client) == 1
+    assert rq_queue(ctx.redis).count == 0

@@ -4,7 +4,10 @@ never an enqueue without a valid signature."""
 from __future__ import annotations
 
 import json
+import selectors
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -135,3 +138,126 @@ def test_oversized_chunked_body_gets_413(http, queue_len) -> None:
     response = http.post("/stripay/notify", content=chunks(), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert queue_len() == 0
+
+
+# --- slow clients ----------------------------------------------------------------------------------
+
+BODY_TIMEOUT_S = 1.0
+KEEPALIVE_TIMEOUT_S = 1.0
+TRICKLERS = 200
+TRICKLE_EVERY_S = 0.25
+GENUINE_ACK_TIMEOUT_S = 1.0
+CLOSE_MARGIN_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def strict_receiver(redis_server) -> Iterator[ReceiverProcess]:
+    """A receiver with 1 s for a body and 1 s of keep-alive idleness."""
+    settings = Settings(merchant_keys=(MERCHANT_KEY,), redis_url=redis_server.url, max_body_bytes=4096)
+    extra = {"STRIPAY_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S), "STRIPAY_KEEPALIVE_TIMEOUT_S": str(KEEPALIVE_TIMEOUT_S)}
+    with ReceiverProcess(settings, extra_env=extra) as process:
+        yield process
+
+
+def _trickler(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"POST /stripay/notify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 1000\r\n\r\n{")
+    sock.setblocking(False)
+    return sock
+
+
+class Tricklers:
+    """Connections that keep sending one byte of their body at a time, in a thread,
+    each until the server answers or closes it; what each received is kept."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self.sockets = [_trickler(port) for _ in range(count)]
+        self.received = {sock: b"" for sock in self.sockets}
+        self.closed: set[socket.socket] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Tricklers":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for sock in self.sockets:
+            sock.close()
+
+    def _read(self, sock: socket.socket) -> None:
+        try:
+            data = sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:  # reset after the answer: closed as well
+            self.closed.add(sock)
+            return
+        if data:
+            self.received[sock] += data
+        else:
+            self.closed.add(sock)
+
+    def _run(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            for sock in self.sockets:
+                selector.register(sock, selectors.EVENT_READ)
+            while not self._stop.is_set() and len(self.closed) < len(self.sockets):
+                for key, _ in selector.select(timeout=TRICKLE_EVERY_S):
+                    self._read(key.fileobj)  # type: ignore[arg-type]
+                    if key.fileobj in self.closed:
+                        selector.unregister(key.fileobj)
+                for sock in self.sockets:
+                    if sock not in self.closed and not self.received[sock]:
+                        try:
+                            sock.send(b" ")
+                        except OSError:
+                            pass  # the answer (or the close) is read on the next round
+
+    def wait_all_closed(self, deadline: float) -> None:
+        while len(self.closed) < len(self.sockets) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def test_trickling_bodies_do_not_delay_a_genuine_ack_and_are_cut_off(strict_receiver, queue_len) -> None:
+    started = time.monotonic()
+    with Tricklers(strict_receiver.port, TRICKLERS) as tricklers:
+        # The genuine notification is acknowledged within the timeout, 200 trickling connections or not.
+        response = httpx.post(strict_receiver.notify_url, json=order_payload(902), timeout=GENUINE_ACK_TIMEOUT_S)
+        assert (response.status_code, response.text) == (200, "OK")
+        tricklers.wait_all_closed(deadline=started + BODY_TIMEOUT_S + CLOSE_MARGIN_S)
+        still_open = len(tricklers.sockets) - len(tricklers.closed)
+        answers = {tricklers.received[sock].split(b"\r\n", 1)[0] for sock in tricklers.sockets}
+    assert still_open == 0
+    assert answers == {b"HTTP/1.1 408 Request Timeout"}
+    assert queue_len() == 1
+
+
+def _wait_closed(sock: socket.socket, timeout_s: float) -> bytes:
+    """Everything the server sends until it closes the connection (socket timeout: not closed)."""
+    sock.settimeout(timeout_s)
+    received = b""
+    while chunk := sock.recv(4096):
+        received += chunk
+    return received
+
+
+def test_an_idle_keep_alive_connection_is_closed(strict_receiver) -> None:
+    with socket.create_connection(("127.0.0.1", strict_receiver.port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = _wait_closed(sock, KEEPALIVE_TIMEOUT_S + CLOSE_MARGIN_S)
+    assert received.startswith(b"HTTP/1.1 200")
+
+
+def test_a_connection_that_sends_nothing_is_closed(strict_receiver) -> None:
+    with socket.create_connection(("127.0.0.1", strict_receiver.port)) as sock:
+        assert _wait_closed(sock, KEEPALIVE_TIMEOUT_S + CLOSE_MARGIN_S) == b""
+
+
+def test_headers_without_their_end_are_closed(strict_receiver) -> None:
+    with socket.create_connection(("127.0.0.1", strict_receiver.port)) as sock:
+        sock.sendall(b"POST /stripay/notify HTTP/1.1\r\nHost: x\r\n")
+        assert _wait_closed(sock, KEEPALIVE_TIMEOUT_S + CLOSE_MARGIN_S) == b""

@@ -12,7 +12,7 @@ BASE = {"STRIPAY_MERCHANT_KEY": "key-a"}
 def test_defaults() -> None:
     settings = Settings.from_env(BASE)
     assert (settings.api_url, settings.port, settings.dedupe_ttl_s, settings.max_body_bytes) == (
-        DEFAULT_API_URL, 8080, 259200, 65536)
+        DEFAULT_API_URL, 8080, 259200, 8192)
     assert settings.redis_url is None
 
 
