@@ -66,6 +66,12 @@ end_to_end_seconds = Histogram(
     "Time from notification receipt to the transition being applied.",
     buckets=END_TO_END_BUCKETS_S,
 )
+RECOVERED_REASONS = ("lease_expired", "stuck_dequeued")
+recovered_jobs_total = Counter(
+    "stripay_recovered_jobs_total",
+    "Jobs of dead workers handed back to the queue by a worker's recovery pass, by reason.",
+    ["reason"],
+)
 deliveries_total = Counter(
     "stripay_deliveries_total",
     "Deliveries of applied transitions to downstream targets, by target and result.",
@@ -80,3 +86,5 @@ for _result in NOTIFY_RESULTS:
     notifications_total.labels(result=_result)
 for _outcome in RECONCILE_OUTCOMES:
     reconcile_total.labels(outcome=_outcome)
+for _reason in RECOVERED_REASONS:
+    recovered_jobs_total.labels(reason=_reason)

@@ -4,30 +4,56 @@ from __future__ import annotations
 
 from typing import Any
 
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, worker_registration
 from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
-from rq.utils import now
+from rq.registry import DeferredJobRegistry, FailedJobRegistry, FinishedJobRegistry
+from rq.serializers import JSONSerializer
+from rq.utils import ensure_job_list, now
+from rq.worker import WorkerStatus
 from rq.worker_pool import WorkerData, WorkerPool
 
 from shared import metrics
 from shared.logging import get_logger
 from worker.job_guard import JobRefused, refusal_reason, shown_name
+from worker.recovery import LEASE_S, PASS_EVERY_S, JobLeases, Recovery
 
 log = get_logger("worker.pool")
 
-# RQ's default is 10 minutes; a killed worker's job is retried after its
-# heartbeat expires (about 90 s) and the next maintenance run finds it.
+# RQ's housekeeping of its finished, failed and deferred registries (RQ's default is 10 minutes).
+# Jobs of dead workers are not left to it: see worker.recovery.
 MAINTENANCE_INTERVAL_S = 60
+# RQ's worker key lives worker_ttl + 60 s after the last heartbeat (RQ's default ttl is 420 s).
+WORKER_TTL_S = 20
 
 
 class StripayWorker(SimpleWorker):
-    """RQ's in-process worker (no fork per job: metrics and HTTP pools live on)
-    with a shorter maintenance interval, so abandoned jobs come back sooner."""
+    """RQ's in-process worker (no fork per job: metrics and HTTP pools live on), with
+    prompt recovery of crashed workers' jobs (:mod:`worker.recovery`):
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    * an idle worker waits on the queue for ``PASS_EVERY_S`` at a time (RQ: ``worker_ttl - 15``,
+      405 s by default), so a recovery pass and RQ's scheduler check run while the queue is quiet;
+    * a running job's started-registry entry is a lease of ``LEASE_S``, renewed by a thread;
+    * RQ's own hand-back of abandoned and stuck jobs (which spends a retry, and waits minutes)
+      is replaced by the recovery pass, which spends none;
+    * the queues always use the JSON serializer: RQ's ``WorkerPool`` builds them without it,
+      and RQ's clean-up then reads jobs with the wrong serializer and stops the worker midway,
+      leaving its maintenance lock held for up to 15 minutes.
+    """
+
+    def __init__(self, queues: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL_S)
-        super().__init__(*args, **kwargs)
+        kwargs.setdefault("worker_ttl", WORKER_TTL_S)
+        kwargs.setdefault("serializer", JSONSerializer)
+        # Queue names, not the pool's Queue objects: RQ then builds them with this worker's serializer.
+        queues = [queue.name if isinstance(queue, Queue) else queue for queue in ensure_job_list(queues)]
+        super().__init__(queues, *args, **kwargs)
+        self.recovery = Recovery(self.connection)
+        self.leases = JobLeases(self.connection)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return PASS_EVERY_S
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """RQ's start-up, then this process's context, so the first job does not pay for it."""
@@ -64,6 +90,55 @@ class StripayWorker(SimpleWorker):
         job._status = JobStatus.FAILED
         job.ended_at = now()
         self.handle_job_failure(job, queue, exc_string=f"{JobRefused.__module__}.JobRefused: {reason}")
+
+    # --- the lease of a running job
+
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        """The started-registry entry (and execution) of a job lasts one lease, renewed while it runs."""
+        return LEASE_S
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        execution = self.prepare_execution(job)
+        self.leases.hold(execution.composite_key, self.key)
+        try:
+            self.perform_job(job, queue)
+        finally:
+            self.leases.release(execution.composite_key)
+        self.set_state(WorkerStatus.IDLE)
+
+    # --- maintenance: the recovery pass often, RQ's housekeeping every MAINTENANCE_INTERVAL_S
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        return self.recovery.due() or super().should_run_maintenance_tasks
+
+    def run_maintenance_tasks(self) -> None:
+        if super().should_run_maintenance_tasks:
+            super().run_maintenance_tasks()
+        result = self.recovery.run() if self.recovery.due() else None
+        if result is not None and result.scheduler_lock_free:
+            self._take_scheduler()
+
+    def _take_scheduler(self) -> None:
+        """Run RQ's scheduler here when no live scheduler holds its lock (RQ itself retries every
+        maintenance interval, after the lock's 61 s TTL)."""
+        scheduler = self.scheduler
+        if scheduler is not None and (scheduler._process is None or not scheduler._process.is_alive()):
+            if scheduler.acquire_locks(auto_start=True):
+                log.info("scheduler_taken_over", worker=self.name)
+
+    def clean_registries(self) -> None:
+        """RQ's housekeeping without its started-registry and intermediate-list clean-ups, which
+        :class:`worker.recovery.Recovery` does sooner and without spending a retry."""
+        for queue in self.queues:
+            if queue.acquire_maintenance_lock():
+                try:
+                    for registry in (FinishedJobRegistry, FailedJobRegistry, DeferredJobRegistry):
+                        registry(queue=queue, job_class=self.job_class).cleanup()
+                    worker_registration.clean_worker_registry(queue)
+                finally:
+                    queue.release_maintenance_lock()
+        self.last_cleaned_at = now()
 
 
 def on_worker_exit(pool: WorkerPool) -> None:

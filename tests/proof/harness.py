@@ -30,18 +30,18 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import redis
 from rq import Queue
 from rq.job import Job, JobStatus
-from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from shared.embedded_redis import EmbeddedRedis, free_port
-from shared.keys import QUEUE_NAME, TRANSITIONS_STREAM, seen_key
+from shared.keys import QUEUE_NAME, RQ_INTERMEDIATE_KEY, TRANSITIONS_STREAM, seen_key
 from shared.notification import identity_of
 from shared.order_store import OrderStore
 from shared.queue_metrics import read_queue_state
@@ -50,7 +50,6 @@ from tests.support.payloads import MERCHANT_KEY
 from tests.support.receiver import ReceiverProcess
 from tests.support.simulator import SimulatorThread
 from tests.support.worker import worker_env
-from worker.pool import StripayWorker
 
 # Compressed schedules for the workers and the jobs the receiver writes.
 RETRY_S = (1, 1, 2, 3, 5)
@@ -58,7 +57,6 @@ RECHECK_S = (1, 2, 3)
 API_TIMEOUT_S = 5.0  # above the 2 s latency of the slow-API fault
 POLL_S = 0.25
 STOP_TIMEOUT_S = 30.0
-SCHEDULER_LOCK_KEY = f"rq:scheduler-lock:{QUEUE_NAME}"
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 # One line per scenario, printed in pytest's terminal summary (tests/proof/conftest.py),
@@ -127,6 +125,7 @@ class WorkerPool:
         # ``stripay_reconcile_total`` by outcome, read last before the pool stopped or was killed
         # (a pool's counters die with it; those of its killed workers stay in its metrics dir).
         self.counters_seen: dict[str, float] = {}
+        self.recovered_seen: dict[str, float] = {}  # ``stripay_recovered_jobs_total`` by reason
         self.metrics_read = False
 
     @property
@@ -144,6 +143,7 @@ class WorkerPool:
         if counters is not None:
             self.counters_seen = counters
             self.metrics_read = True
+            self.recovered_seen = scrape(self.metrics_url, "stripay_recovered_jobs_total", "reason") or {}
 
     def kill(self) -> None:
         """SIGKILL the whole process group: the pool, its workers and their schedulers."""
@@ -441,6 +441,18 @@ class Stack:
         except redis.exceptions.RedisError:
             return False
 
+    # --- recovery: the service's own, with the clock running (nothing here hands a job back) ---
+
+    def settled(self) -> bool:
+        """:meth:`quiet`, and no job left behind by a killed worker: the started registry and RQ's
+        intermediate list are empty (the workers' recovery pass hands such jobs back)."""
+        assert self.redis is not None
+        try:
+            state = self.queue_state()
+            return self.quiet() and state["started"] == 0 and self.redis.llen(RQ_INTERMEDIATE_KEY) == 0
+        except redis.exceptions.RedisError:
+            return False
+
     def wait_deliveries_done(self, timeout_s: float) -> float:
         """Until the simulator has nothing held and no delivery in flight (acknowledged or given up)."""
         def done() -> bool:
@@ -450,62 +462,53 @@ class Stack:
         return wait_until("the simulator's deliveries to finish", done, timeout_s)
 
     def recover(self, deliveries_timeout_s: float = 120.0, drain_timeout_s: float = 120.0) -> dict[str, float]:
-        """Let the system recover, then stop every worker. Returns what each phase took.
+        """Let the system recover by itself, then stop every worker. Returns what each phase took.
 
         1. every notification of the simulator is acknowledged or given up;
-        2. the workers drain the queue and the scheduled retries;
-        3. all workers stop (SIGTERM: running jobs finish);
-        4. jobs that killed workers left behind are handed back the way RQ's maintenance would
-           (see :meth:`_hand_back`), and a fresh pool runs them; until nothing is left behind.
+        2. a pool runs (a new one is started if every pool was killed, as an operator would);
+        3. the workers drain the queue and the scheduled retries, and hand back the jobs of killed
+           workers themselves (:mod:`worker.recovery`), until nothing is left behind;
+        4. all workers stop (SIGTERM: running jobs finish).
+
+        ``abandoned`` and ``stuck_dequeued`` are the jobs the workers handed back (from the started
+        registry, from RQ's intermediate list), read from their counters.
         """
         timings = {"deliveries_s": self.wait_deliveries_done(deliveries_timeout_s)}
         if not self.live_pools():
             self.start_pool()
-        timings["drain_s"] = wait_until("the workers to drain the queue", self.quiet, drain_timeout_s)
-        timings.update(abandoned=0, stuck_dequeued=0, scheduler_lock_s=0.0, handed_back_drain_s=0.0)
-        for _ in range(3):
-            self.stop_workers()
-            abandoned, stuck = self._hand_back()
-            if not (abandoned or stuck):
-                return timings
-            timings["abandoned"] += abandoned
-            timings["stuck_dequeued"] += stuck
-            # A scheduler killed with its worker keeps RQ's scheduler lock until its TTL (61 s)
-            # runs out; the jobs just handed back are scheduled retries, and only a worker holding
-            # that lock moves them to the queue. Wait for the lock rather than steal it.
-            timings["scheduler_lock_s"] += wait_until(
-                "a killed scheduler's lock to expire", lambda: not self.redis.exists(SCHEDULER_LOCK_KEY), 75.0)
-            self.start_pool()
-            timings["handed_back_drain_s"] += wait_until("the handed-back jobs to be run", self.quiet,
-                                                         drain_timeout_s)
-        raise AssertionError("jobs were still left behind after three rounds of hand-back")
+        timings["drain_s"] = wait_until("the workers to drain the queue and hand back every job of a killed worker",
+                                        self.settled, drain_timeout_s)
+        self.stop_workers()
+        recovered = self.recovered_jobs()
+        timings.update(abandoned=recovered.get("lease_expired", 0.0), stuck_dequeued=recovered.get("stuck_dequeued", 0.0))
+        return timings
 
-    def _hand_back(self) -> tuple[int, int]:
-        """With every worker stopped, do now what RQ's maintenance does later to jobs of killed
-        workers; return (jobs in the started registry, jobs stuck in the intermediate list)."""
-        assert self.redis is not None and not self.live_pools()
-        queue = Queue(QUEUE_NAME, connection=self.redis, serializer=JSONSerializer)
-        started = StartedJobRegistry(QUEUE_NAME, connection=self.redis, serializer=JSONSerializer)
-        abandoned = started.get_job_count(cleanup=False)
-        stuck = [job_id for job_id in queue.intermediate_queue.get_job_ids() if job_id not in started]
-        if abandoned:
-            # A killed worker's job stays in RQ's started registry until its heartbeat expires
-            # (about 90 s) and a worker's maintenance run (every 60 s) hands it back: retried,
-            # as RQ's Retry says. Every worker is stopped, so fast-forward exactly that: RQ's
-            # own cleanup, as of an hour from now.
-            started.cleanup(timestamp=time.time() + 3600)
-        # RQ takes a job off the queue onto an intermediate list, then registers it as started:
-        # a worker killed in between leaves it only there. RQ's maintenance fails it (so it is
-        # retried) when it has seen it there on two runs over a minute apart. Fast-forward that
-        # too: the first sighting backdated two minutes, then RQ's own cleanup. (A job killed
-        # after registering but before leaving the list is in both: the started registry's
-        # cleanup retries it, and its stale entry here is found in the next round.)
-        if stuck:
-            for job_id in stuck:
-                self.redis.set(queue.intermediate_queue.get_first_seen_key(job_id), time.time() - 120)
-            queue.intermediate_queue.cleanup(StripayWorker([queue], connection=self.redis,
-                                                           serializer=JSONSerializer), queue)
-        return abandoned, len(stuck)
+    def recovered_jobs(self) -> dict[str, float]:
+        """``stripay_recovered_jobs_total`` by reason, summed over the pools (as last read)."""
+        for pool in self.live_pools():
+            pool.remember_metrics()
+        totals: Counter[str] = Counter()
+        for pool in self.pools:
+            totals.update(pool.recovered_seen)
+        return dict(totals)
+
+    def orders_applied(self, workload: Workload) -> bool:
+        """Every order of ``workload`` is stored in the simulator's (the API's) current state."""
+        store = OrderStore(self.redis)
+        try:
+            for plan in workload.plans:
+                stored, order = store.get(plan.order_id), self.sim.order(plan.order_id)
+                if stored is None or (stored.status, stored.updated_at) != (order["status"], order["updatedAt"]):
+                    return False
+        except redis.exceptions.RedisError:
+            return False
+        return True
+
+    def last_applied_at(self, workload: Workload) -> float:
+        """The wall-clock time (epoch s) the last order of ``workload`` was applied."""
+        store = OrderStore(self.redis)
+        return max(datetime.fromisoformat(store.get(plan.order_id).applied_at).timestamp()
+                   for plan in workload.plans)
 
     # the checks
 

@@ -3,8 +3,9 @@
 Individual workers of a pool are killed while RQ says they are busy (the pool
 respawns them), and once a whole pool (pool process, workers and RQ's
 scheduler) is killed and a new pool started. A killed worker's job is left in
-RQ's started registry; the recovery hands those back the way RQ's maintenance
-does (see :meth:`Stack.recover`) and checks each ran to the end.
+RQ's started registry; the workers' own recovery pass hands it back once its
+lease runs out (``worker/recovery.py``; the test hands nothing back) and the
+checks see each ran to the end.
 """
 
 from __future__ import annotations
