@@ -12,7 +12,7 @@ JOB_FUNCTIONS = frozenset({RECONCILE_JOB, DELIVER_JOB, SWEEP_JOB})
 JOB_CALLBACKS = frozenset({FAILURE_CALLBACK})
 RQ_QUEUE_KEY = f"rq:queue:{QUEUE_NAME}"
 RQ_QUEUES_SET = "rq:queues"
-# RQ's own keys that the worker's recovery pass reads and writes (shared/recover_jobs.lua).
+# RQ's own keys that the worker's recovery pass reads and writes (worker/recover_jobs.lua).
 RQ_INTERMEDIATE_KEY = f"{RQ_QUEUE_KEY}:intermediate"  # taken off the queue, not yet registered
 RQ_STARTED_KEY = f"rq:wip:{QUEUE_NAME}"            # StartedJobRegistry: job_id:execution_id -> lease end
 RQ_JOB_PREFIX = "rq:job:"

@@ -12,7 +12,7 @@ Stripay's API errors. Here instead:
   job waiting on the API keeps its lease). A job outlives its lease only when
   its process died or lost Redis.
 * :class:`Recovery`: every worker tries a pass every ``PASS_EVERY_S``; one
-  script (``shared/recover_jobs.lua``) takes a short lock so at most one pass
+  script (``recover_jobs.lua``) takes a short lock so at most one pass
   runs per interval across all workers, and puts the jobs of expired leases
   and of stuck intermediate entries back at the head of the queue with their
   retries untouched. Running a job again is harmless: the order store applies
@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 
 import redis
 
@@ -56,7 +56,7 @@ PASS_EVERY_S = 2  # at most one recovery pass per interval across all workers
 SCHEDULER_LOCK_TTL_S = 61  # RQ's scheduler renews its lock to this TTL every second
 SCHEDULER_STALE_S = 5  # a scheduler lock not renewed for this long belongs to a dead scheduler
 
-RECOVER_SCRIPT = (Path(__file__).resolve().parent.parent / "shared" / "recover_jobs.lua").read_text()
+RECOVER_SCRIPT = resources.files("worker").joinpath("recover_jobs.lua").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ local started_key = KEYS[4]       -- rq:wip:stripay (RQ's StartedJobRegistry)
 local queues_set = KEYS[5]        -- rq:queues
 local stuck_key = KEYS[6]         -- stripay:recovery:intermediate; hash job id -> first seen (s)
 local scheduler_lock = KEYS[7]    -- rq:scheduler-lock:stripay
-local now = tonumber(ARGV[1])     -- the caller's clock, as RQ scores its registries (epoch s)
+local now_text = ARGV[1]          -- the caller's clock, as RQ scores its registries (epoch s)
 local pass_ms = ARGV[2]
 local stuck_s = tonumber(ARGV[3])
 local job_prefix = ARGV[4]        -- rq:job:
@@ -25,6 +25,7 @@ local execution_prefix = ARGV[5]  -- rq:execution:
 local executions_prefix = ARGV[6] -- rq:executions: (per job: its executions)
 local scheduler_lock_ttl_ms = tonumber(ARGV[7])
 local scheduler_stale_ms = tonumber(ARGV[8])
+local now = tonumber(now_text)
 
 if not redis.call('SET', pass_lock, '1', 'NX', 'PX', pass_ms) then
   return {-1}
@@ -83,7 +84,7 @@ for _, job_id in ipairs(redis.call('LRANGE', intermediate_key, 0, -1)) do
     if first_seen and now - tonumber(first_seen) >= stuck_s then
       from_intermediate = from_intermediate + hand_back(job_id)
     else
-      redis.call('HSET', stuck_key, job_id, first_seen or ARGV[1])
+      redis.call('HSET', stuck_key, job_id, first_seen or now_text)
     end
   end
 end
