@@ -26,6 +26,7 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	bash tools/ensure-promtool
+	bash tools/ensure-php
 	$(PY) -m pytest
 
 bench: $(STAMP)
