@@ -14,6 +14,7 @@ from cli.main import fail
 from shared.embedded_redis import EmbeddedRedis, EmbeddedRedisError
 
 DEV_MERCHANT_KEY = "dev-merchant-key-not-secret"
+DEV_BILLRUN_SECRET = "dev-billrun-secret-not-secret"
 SIMULATOR_PORT = 12111
 
 
@@ -56,6 +57,9 @@ def dev(with_simulator: bool, port: int | None, simulator_port: int, metrics_por
         env["REDIS_URL"] = embedded.url
     port = port or int(env.get("PORT") or 8080)
     env["PORT"] = str(port)
+    # The BillRun endpoints need a public URL (http is allowed on loopback) and a shared secret.
+    env["STRIPAY_PUBLIC_URL"] = env.get("STRIPAY_PUBLIC_URL") or f"http://127.0.0.1:{port}"
+    env["BILLRUN_SHARED_SECRETS"] = env.get("BILLRUN_SHARED_SECRETS") or DEV_BILLRUN_SECRET
     if metrics_port is None:
         metrics_port = int(env.get("METRICS_PORT") or 9107)
     try:
@@ -68,6 +72,7 @@ def dev(with_simulator: bool, port: int | None, simulator_port: int, metrics_por
         if metrics_port:
             click.echo(f"metrics:    http://127.0.0.1:{metrics_port}/metrics", err=True)
         click.echo(f"Redis:      {env['REDIS_URL']}", err=True)
+        click.echo(f"BillRun:    {env['STRIPAY_PUBLIC_URL']}/paymentgateways/getRequest (docs/billrun.md)", err=True)
         if with_simulator:
             click.echo(f"simulator:  {env['STRIPAY_API_URL']}  (try: stripay-hooks trigger completed"
                        f" --simulator {env['STRIPAY_API_URL']} --notify-url http://127.0.0.1:{port}/stripay/notify)",

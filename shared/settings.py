@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.jsvalue import js_string
+from shared.url_rules import host_pattern, public_base_url
 
 DEFAULT_API_URL = "https://api.stripay.io"
 DEFAULT_RECHECK_S = (600, 1800, 3600, 86400)  # Stripay's own retry schedule
 DEFAULT_RETRY_S = (1, 5, 30, 120, 600)
 DEFAULT_MAX_BODY_BYTES = 8192
+MIN_SHARED_SECRET_CHARS = 16
 
 
 class SettingsError(ValueError):
@@ -86,6 +88,51 @@ def _load_merchants(path_text: str) -> dict[str, tuple[str, ...]]:
     return merchants
 
 
+def _public_url(environ: Mapping[str, str]) -> str | None:
+    raw = environ.get("STRIPAY_PUBLIC_URL", "").strip()
+    if raw == "":
+        return None
+    try:
+        return public_base_url(raw)
+    except ValueError as err:
+        raise SettingsError(f"STRIPAY_PUBLIC_URL {err}, got {raw!r}") from None
+
+
+def _shared_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
+    secrets = _keys(environ.get("BILLRUN_SHARED_SECRETS", ""))
+    for position, secret in enumerate(secrets, start=1):
+        if len(secret) < MIN_SHARED_SECRET_CHARS:  # the message names the place, never the secret
+            raise SettingsError(f"BILLRUN_SHARED_SECRETS: secret {position} has {len(secret)} characters,"
+                                f" at least {MIN_SHARED_SECRET_CHARS} are required")
+    return secrets
+
+
+def _redirect_hosts(environ: Mapping[str, str]) -> tuple[str, ...]:
+    try:
+        return tuple(host_pattern(entry) for entry in _keys(environ.get("BILLRUN_REDIRECT_HOSTS", "")))
+    except ValueError as err:
+        raise SettingsError(f"BILLRUN_REDIRECT_HOSTS: {err}") from None
+
+
+@dataclass(frozen=True)
+class BillrunSettings:
+    """BillRun's payment-gateway endpoints (docs/billrun.md)."""
+
+    shared_secrets: tuple[str, ...] = field(default=(), repr=False)  # any may sign getRequest (rotation)
+    signature_tolerance_s: int = 300  # how far _t_ may be from now; a used _sig_ is kept this long
+    redirect_hosts: tuple[str, ...] = ()  # allowed ok_page/fail_page hosts; empty: STRIPAY_PUBLIC_URL's host
+    lookup_interval_s: float = 2.0  # at most one okPage lookup at Stripay per txId per this many seconds
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "BillrunSettings":
+        return cls(
+            shared_secrets=_shared_secrets(environ),
+            signature_tolerance_s=_int(environ, "BILLRUN_SIGNATURE_TOLERANCE_S", 300, minimum=1),
+            redirect_hosts=_redirect_hosts(environ),
+            lookup_interval_s=_float(environ, "BILLRUN_LOOKUP_INTERVAL_S", 2.0),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     merchant_keys: tuple[str, ...] = field(repr=False)
@@ -117,7 +164,8 @@ class Settings:
     forward_secret: str | None = field(default=None, repr=False)
     handler: str | None = None
     sweep_every_s: int = 0
-    public_url: str | None = None
+    public_url: str | None = None  # https (http on loopback only), checked; needed by the BillRun endpoints
+    billrun: BillrunSettings = field(default_factory=BillrunSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
@@ -158,7 +206,8 @@ class Settings:
             forward_secret=forward_secret,
             handler=environ.get("STRIPAY_HANDLER", "").strip() or None,
             sweep_every_s=_int(environ, "STRIPAY_SWEEP_EVERY_S", 0),
-            public_url=(environ.get("STRIPAY_PUBLIC_URL", "").strip().rstrip("/") or None),
+            public_url=_public_url(environ),
+            billrun=BillrunSettings.from_env(environ),
         )
 
     def keys_for(self, merchant_id: object) -> tuple[str, ...]:

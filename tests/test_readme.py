@@ -31,6 +31,6 @@ def test_every_metric_has_one_line_in_the_readme() -> None:
 
 def test_every_setting_is_in_the_readme() -> None:
     source = (ROOT / "shared" / "settings.py").read_text()
-    variables = set(re.findall(r'"((?:STRIPAY|REDIS|PORT|HOST)[A-Z_]*)"', source))
+    variables = set(re.findall(r'"((?:STRIPAY|REDIS|PORT|HOST|METRICS|BILLRUN)[A-Z_]*)"', source))
     missing = {name for name in variables if f"`{name}`" not in README}
     assert not missing, f"settings missing from the README: {sorted(missing)}"
