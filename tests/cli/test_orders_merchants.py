@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from shared.event_queue import EventQueue
 from tests.cli.conftest import env_for
-from tests.cli.helpers import invoke, invoke_json, job
+from tests.cli.helpers import invoke, invoke_json, job, notification
 from tests.support.merchants import KEY_B, MERCHANT_B, MERCHANTS, write_merchants_file
 from tests.support.payloads import MERCHANT_KEY
 from tests.support.simulator import SimulatorThread
@@ -57,3 +58,20 @@ def test_sweep_of_every_merchant_reconciles_each(menv, two_merchant_sim, ctx) ->
         # Once stored, the order's merchant is known: no --merchant needed.
         [queued] = invoke_json(menv, "orders", "reconcile", str(b["id"]))
         assert job(mctx.redis, queued["job_id"]).args[0] == {"id": b["id"], "merchantId": MERCHANT_B}
+
+
+def test_events_of_the_second_merchant_are_listed_and_replayed_with_its_key(menv, two_merchant_sim, ctx) -> None:
+    settings = replace(ctx.settings, api_url=two_merchant_sim.url, merchant_keys=(), merchants=MERCHANTS)
+    order = two_merchant_sim.create_order(merchantId=MERCHANT_B, status="completed")
+    payload = notification({k: v for k, v in order.items() if k != "notifyUrl"}, KEY_B)
+    with worker_context(settings) as mctx:
+        EventQueue(mctx.redis, mctx.settings).enqueue(payload, 0.0)
+        two_merchant_sim.set_fault("/v1/order", status=500)
+        run_jobs(mctx.redis)
+        [failed] = invoke_json(menv, "events", "failed")
+        assert failed["order_id"] == order["id"]
+        two_merchant_sim.clear_faults()
+        assert invoke(menv, "events", "replay", "--all").exit_code == 0
+        run_jobs(mctx.redis)
+        assert failed_ids(mctx.redis) == []
+        assert mctx.store.get(order["id"]).status == "completed"
