@@ -20,10 +20,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
+from shared.json_shape import nests_deeper_than
+from shared.jsvalue import UnconvertibleValue
 from shared.notification import MalformedNotification, order_id_of
 from shared.signature import SignatureError, verify
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# A notification is one flat object (level 1); anything nested deeper than this
+# is refused before it is parsed (json.loads and the signature's value
+# conversion both recurse once per level).
+MAX_DEPTH = 32
 
 MALFORMED = "malformed"
 BAD_SIGNATURE = "bad_signature"
@@ -72,6 +78,8 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
             raise MalformedNotification("form body cannot be read") from None
         payload: dict[str, Any] = dict(pairs)
     else:
+        if nests_deeper_than(text, MAX_DEPTH):
+            raise MalformedNotification(f"body nests deeper than {MAX_DEPTH} levels")
         try:
             payload = json.loads(text, parse_constant=_reject_constant)
         except MalformedNotification:
@@ -105,6 +113,8 @@ def accept_notification(raw: bytes, content_type: str, keys_for: KeysFor) -> Not
         raise NotificationRejected(MALFORMED, str(err)) from None
     try:
         verify(payload, keys_for(payload.get("merchantId")))
+    except UnconvertibleValue as err:
+        raise NotificationRejected(MALFORMED, str(err)) from None
     except SignatureError as err:
         raise NotificationRejected(BAD_SIGNATURE, str(err), Notification(payload, order_id)) from None
     return Notification(payload=payload, order_id=order_id)

@@ -15,6 +15,9 @@ from typing import Any
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_SAFE_INTEGER = 2**53 - 1
+# Arrays are joined recursively; deeper nesting is refused rather than left to
+# overflow Python's stack (acceptance refuses bodies nested this deep anyway).
+MAX_ARRAY_DEPTH = 100
 # Where both JS and Python's repr() write a double in fixed (not exponent) notation.
 FIXED_NOTATION_MIN = 1e-4
 FIXED_NOTATION_MAX = 1e16
@@ -62,8 +65,15 @@ def js_number_to_string(number: int | float) -> str:
     return sign + digits[0] + "." + digits[1:] + "e" + exp_str
 
 
-def js_string(value: Any) -> str:
-    """``String(value)`` for a JSON value, as JavaScript computes it."""
+class UnconvertibleValue(ValueError):
+    """A value this module will not convert (arrays nested deeper than MAX_ARRAY_DEPTH)."""
+
+
+def js_string(value: Any, _depth: int = 0) -> str:
+    """``String(value)`` for a JSON value, as JavaScript computes it.
+
+    Raises :class:`UnconvertibleValue` for arrays nested deeper than MAX_ARRAY_DEPTH.
+    """
     if isinstance(value, str):
         return value
     if value is True:
@@ -76,7 +86,9 @@ def js_string(value: Any) -> str:
         return js_number_to_string(value)
     if isinstance(value, list):
         # Array.prototype.join: null and undefined elements become "".
-        return ",".join("" if item is None else js_string(item) for item in value)
+        if _depth >= MAX_ARRAY_DEPTH:
+            raise UnconvertibleValue(f"a value nests arrays deeper than {MAX_ARRAY_DEPTH} levels")
+        return ",".join("" if item is None else js_string(item, _depth + 1) for item in value)
     return "[object Object]"
 
 

@@ -140,6 +140,49 @@ def test_oversized_chunked_body_gets_413(http, queue_len) -> None:
     assert queue_len() == 0
 
 
+# --- bad shapes --------------------------------------------------------------------------------
+
+SIGN = "0123456789abcdef0123456789abcdef"
+ROOMY_BODY_BYTES = 1024 * 1024  # so the nesting, not the size limit, is what gets the answer
+
+
+def _nested(depth: int, kind: str) -> bytes:
+    if kind == "array":
+        return b"[" * depth + b"]" * depth
+    return b'{"a": ' * (depth - 1) + b"{}" + b"}" * (depth - 1)
+
+
+@pytest.fixture(scope="module")
+def roomy_receiver(redis_server, tmp_path_factory) -> Iterator[ReceiverProcess]:
+    settings = Settings(merchant_keys=(MERCHANT_KEY,), redis_url=redis_server.url, max_body_bytes=ROOMY_BODY_BYTES)
+    log_path = tmp_path_factory.mktemp("roomy") / "receiver.log"
+    with ReceiverProcess(settings, log_path=str(log_path)) as process:
+        process.log_path = log_path  # type: ignore[attr-defined]
+        yield process
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize("where", ["bare", "in a field"])
+@pytest.mark.parametrize("depth", [900, 1_000, 100_000])
+def test_deep_nesting_is_a_400_without_a_traceback(roomy_receiver, queue_len, depth: int, where: str,
+                                                    kind: str) -> None:
+    nested = _nested(depth, kind)
+    body = nested if where == "bare" else b'{"id": 1, "sign": "' + SIGN.encode() + b'", "x": ' + nested + b"}"
+    response = httpx.post(roomy_receiver.notify_url, content=body, headers={"Content-Type": "application/json"},
+                          timeout=10)
+    assert (response.status_code, response.text) == (400, "body nests deeper than 32 levels")
+    assert queue_len() == 0
+    log = roomy_receiver.log_path.read_text()
+    assert "Traceback" not in log and "unhandled_error" not in log
+
+
+def test_a_nested_value_within_the_limit_is_verified_as_usual(roomy_receiver, queue_len) -> None:
+    payload = signed({**order_payload(903), "x": json.loads(_nested(31, "array"))})
+    response = httpx.post(roomy_receiver.notify_url, json=payload, timeout=10)
+    assert (response.status_code, response.text) == (200, "OK")
+    assert queue_len() == 1
+
+
 # --- slow clients ----------------------------------------------------------------------------------
 
 BODY_TIMEOUT_S = 1.0

@@ -62,3 +62,19 @@ def test_keys_sort_by_utf16_code_units_not_code_points() -> None:
 
 def test_lone_surrogates_encode_as_replacement_character() -> None:
     assert js_utf8("a\ud800b") == "a\ufffdb".encode()
+
+
+def test_arrays_nested_deeper_than_the_limit_are_refused_not_a_recursion_error() -> None:
+    from shared.jsvalue import MAX_ARRAY_DEPTH, UnconvertibleValue
+
+    value: list = [1]
+    for _ in range(MAX_ARRAY_DEPTH - 1):
+        value = [value]
+    assert js_string(value) == "1"
+    with pytest.raises(UnconvertibleValue):
+        js_string([value])
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(UnconvertibleValue):
+        js_string(deep)
