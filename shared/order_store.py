@@ -88,7 +88,11 @@ class StoredOrder:
 
 def event_id_for(order: Order) -> str:
     """Stable id of the transition to ``order``'s state (consumers drop repeats by it)."""
-    return f"{order.id}-{order.updated_ms}-{order.status}"
+    return transition_id(order.id, order.updated_ms, order.status)
+
+
+def transition_id(order_id: int, updated_ms: int, status: object) -> str:
+    return f"{order_id}-{updated_ms}-{status}"
 
 
 def utc_now_iso() -> str:

@@ -17,7 +17,7 @@ from shared.logging import get_logger
 from shared.notification import identity_of, order_id_of
 from shared.order import OrderFormatError, parse_timestamp_ms
 from shared.order_apply import apply_verified
-from shared.order_store import ApplyResult
+from shared.order_store import ApplyResult, transition_id
 from worker.context import WorkerContext
 from worker.fetch import FetchedOrder, ReconcileFailed, check_merchant, fetch_order, merchant_of
 
@@ -101,8 +101,11 @@ def reconcile(
     # Behind: older than the notification and not yet in the notified status.
     api_behind = notified_ms is not None and order.updated_ms < notified_ms and order.status != payload.get("status")
     # Same second, another status: either the API has not caught up with the notified change yet,
-    # or the order changed again within that second. Rechecked like "behind", but never failed for it.
+    # or the order changed again within that second. Rechecked like "behind" (unless the store has
+    # applied the notified state already: then the order has moved on), but never failed for it.
     same_second = notified_ms is not None and order.updated_ms == notified_ms and order.status != payload.get("status")
+    recheck_same_second = (same_second and recheck_attempt < len(ctx.settings.recheck_s) and ctx.store.history_entry(
+        order_id, transition_id(order_id, order.updated_ms, payload.get("status"))) is None)
     # A notification older than the API's order (a retry, a late or replayed delivery)
     # is expected to differ; one that claims the API's version or a newer one must not.
     api_newer = notified_ms is not None and order.updated_ms > notified_ms
@@ -115,7 +118,7 @@ def reconcile(
 
     outcome = {"applied": "applied", "updated": "unchanged", "unchanged": "unchanged", "stale": "stale"}[result.outcome]
     recheck_in_s: float | None = None
-    if api_behind or (same_second and recheck_attempt < len(ctx.settings.recheck_s)):
+    if api_behind or recheck_same_second:
         if recheck_attempt >= len(ctx.settings.recheck_s):
             raise ReconcileFailed(
                 f"Stripay's API still shows {order.status} at {order.updated_at}, behind the notified "

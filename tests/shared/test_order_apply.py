@@ -70,3 +70,25 @@ async def test_async_apply_writes_the_delivery_job_with_the_transition(async_sto
     assert [job_id.decode() for job_id in redis_client.lrange(RQ_QUEUE_KEY, 0, -1)] == [f"deliver-{result.event_id}"]
     job = Job.fetch(f"deliver-{result.event_id}", connection=redis_client, serializer=JSONSerializer)
     assert job.args == [5, result.event_id]
+
+
+REFUNDED_SAME_SECOND = api_order("refunded", "2023-01-10T03:43:37.000Z")
+
+
+async def test_async_same_second_tie_hands_the_order_to_a_reconcile_job(async_store, redis_client, settings) -> None:
+    await apply_verified_async(async_store, settings, COMPLETED, "return", 0.0)
+    result = await apply_verified_async(async_store, settings, REFUNDED_SAME_SECOND, "return", 0.0)
+    assert result.outcome == "tie"
+    assert OrderStore(redis_client).get(5).status == "completed"
+    [job_id] = [job_id.decode() for job_id in redis_client.lrange(RQ_QUEUE_KEY, 0, -1)]
+    job = Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer)
+    assert job.func_name == "worker.jobs.reconcile_notification"
+    assert (job.args[0]["id"], job.args[2]) == (5, "return")
+
+
+def test_blocking_same_second_tie_without_a_read_number_hands_the_order_to_a_reconcile_job(redis_client,
+                                                                                          settings) -> None:
+    store = OrderStore(redis_client)
+    apply_verified(store, settings, COMPLETED, "notify", 0.0)
+    assert apply_verified(store, settings, REFUNDED_SAME_SECOND, "notify", 0.0).outcome == "tie"
+    assert redis_client.llen(RQ_QUEUE_KEY) == 1

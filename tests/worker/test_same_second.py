@@ -10,12 +10,13 @@ from typing import Any
 from shared.order_store import OrderStore
 from tests.support.payloads import signed
 from tests.support.simulator import SimulatorThread
-from tests.support.worker import failed_ids, run_jobs, worker_context
+from tests.support.worker import failed_ids, run_jobs, scheduled_ids, worker_context
 from tests.worker.test_reconcile import enqueue, transitions
 from worker.context import WorkerContext
 from worker.fetch import fetch_order
 from shared.order_apply import apply_verified
 from worker.reconcile import reconcile
+from worker.sweep import sweep
 
 SEQUENCE = ("completed", "disputed", "refunded")  # pending first; every change at one updatedAt
 
@@ -153,5 +154,42 @@ def test_an_unnumbered_read_that_ties_hands_the_order_to_a_reconcile(ctx, sim) -
     sim.set_status(order["id"], "refunded")
     result = apply_verified(ctx.store, ctx.settings, ctx.stripay.order(key, order_id=order["id"]), "return", 0.0)
     assert (result.outcome, ctx.store.get(order["id"]).status) == ("tie", "completed")
+    run_jobs(ctx.redis)
+    assert statuses(ctx, order["id"]) == ["completed", "refunded"]
+
+
+def test_a_notification_whose_same_second_state_was_applied_is_not_rechecked(ctx, sim) -> None:
+    sim.set_updated_at_mode("same")
+    order = sim.create_order()
+    completed = sim.set_status(order["id"], "completed")
+    reconcile(ctx, notification(completed), 0.0)
+    sim.set_status(order["id"], "refunded")
+    reconcile(ctx, notification(sim.order(order["id"])), 0.0)
+    late = reconcile(ctx, notification(completed), 0.0)  # a retry of the completed notification
+    assert late["outcome"] == "unchanged"
+    assert scheduled_ids(ctx.redis) == []
+
+
+def test_a_notification_the_api_shows_in_another_status_at_its_second_is_rechecked_not_failed(ctx, sim) -> None:
+    sim.set_updated_at_mode("same")
+    order = sim.create_order()
+    completed = sim.set_status(order["id"], "completed")
+    sim.set_status(order["id"], "refunded")
+    first = reconcile(ctx, notification(completed), 0.0)
+    assert (first["outcome"], len(scheduled_ids(ctx.redis))) == ("applied", 1)
+    run_jobs(ctx.redis)  # every recheck shows refunded: they end, nothing fails
+    assert failed_ids(ctx.redis) == []
+    assert statuses(ctx, order["id"]) == ["refunded"]
+
+
+def test_sweep_finds_an_order_stored_at_the_same_second_in_another_status(ctx, sim) -> None:
+    sim.set_updated_at_mode("same")
+    sim.set_notify_mode("drop")
+    order = sim.create_order()
+    reconcile(ctx, notification(sim.set_status(order["id"], "completed")), 0.0)
+    sim.set_status(order["id"], "refunded")  # its notification never arrives
+    result = sweep(ctx.redis, ctx.stripay, ctx.settings, since_s=3600)
+    assert [(c.order_id, c.stored_status, c.api_status) for c in result.behind] == [
+        (order["id"], "completed", "refunded")]
     run_jobs(ctx.redis)
     assert statuses(ctx, order["id"]) == ["completed", "refunded"]
