@@ -61,5 +61,5 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_outbound_ctx)
-    setup_routes(app)
+    setup_routes(app, settings)
     return app

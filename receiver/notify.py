@@ -15,6 +15,8 @@ from shared.logging import get_logger
 
 log = get_logger("receiver.notify")
 
+NOTIFY_PATH = "/stripay/notify"  # the notifyUrl path Stripay posts to (routes, and BillRun's checkout)
+
 HTTP_STATUS = {MALFORMED: 400, BAD_SIGNATURE: 403}
 
 

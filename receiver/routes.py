@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from receiver.billrun import GET_REQUEST_PATH, OK_PAGE_PATH, get_request, ok_page
+from receiver.billrun.app import add_billrun
 from receiver.health import healthz, readyz
-from receiver.notify import notify
+from receiver.notify import NOTIFY_PATH, notify
+from shared.settings import Settings
 
-NOTIFY_PATH = "/stripay/notify"
 
-
-def setup_routes(app: web.Application) -> None:
+def setup_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_post(NOTIFY_PATH, notify)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get(GET_REQUEST_PATH, get_request, allow_head=False)
-    app.router.add_get(OK_PAGE_PATH, ok_page, allow_head=False)
-    app.router.add_post(OK_PAGE_PATH, ok_page)
+    add_billrun(app, settings)  # /paymentgateways/*: a sub-application with its own error middleware

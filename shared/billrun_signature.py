@@ -8,7 +8,7 @@ out) after replacing the values of ``return_url``, ``name``, ``ok_page`` and
 
 Beyond BillRun, :func:`verify` also refuses a ``_t_`` further than the
 tolerance from now; refusing a signature seen before needs shared state and is
-the caller's part (see ``receiver.billrun.replay``).
+the caller's part (see ``receiver.billrun.store``).
 """
 
 from __future__ import annotations

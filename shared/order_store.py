@@ -206,6 +206,11 @@ class AsyncOrderStore:
         self.client = client
         self._apply = client.register_script(APPLY_SCRIPT)
 
+    async def state(self, order_id: int) -> dict[str, Any] | None:
+        """The order as last applied (the API's fields), or None if nothing is stored."""
+        raw = await self.client.hget(order_key(order_id), "state")
+        return json.loads(raw) if raw else None
+
     async def apply(
         self,
         order: Order,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,12 +11,18 @@ import aiohttp
 import redis
 from aiohttp.test_utils import TestClient
 
+from prometheus_client import REGISTRY
+
+from shared.billrun_signature import sign
 from shared.keys import TRANSITIONS_STREAM
 
 GET_REQUEST = "/paymentgateways/getRequest"
 OK_PAGE = "/paymentgateways/okPage"
-OK_PAGE_URL = "http://billrun.example/ok"
-FAIL_PAGE_URL = "http://billrun.example/fail?lang=en"
+OK_PAGE_URL = "https://billrun.example/ok"
+FAIL_PAGE_URL = "https://billrun.example/fail?lang=en"
+REDIRECT_HOSTS = ("billrun.example",)
+SHARED_SECRET = "billrun-shared-secret-0123456789"
+OLD_SHARED_SECRET = "billrun-old-secret-9876543210ab"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
@@ -26,7 +33,7 @@ def billrun_data(**overrides: Any) -> dict[str, Any]:
         "aid": "1234",
         "name": "StripeCheckout",
         "type": "account",
-        "_t_": "1675858516",
+        "_t_": str(int(time.time())),
         "ok_page": OK_PAGE_URL,
         "fail_page": FAIL_PAGE_URL,
         "amount": 12.5,
@@ -35,9 +42,31 @@ def billrun_data(**overrides: Any) -> dict[str, Any]:
     return {name: value for name, value in data.items() if value is not None}
 
 
-async def get_request(client: TestClient, **overrides: Any) -> tuple[int, dict[str, Any]]:
-    response = await client.get(GET_REQUEST, params={"data": json.dumps(billrun_data(**overrides))})
+def signed_data(secret: str = SHARED_SECRET, **overrides: Any) -> dict[str, Any]:
+    """getRequest's ``data`` signed as a BillRun client signs it (``_sig_`` last)."""
+    return sign(billrun_data(**overrides), secret)
+
+
+async def send_data(client: TestClient, data: dict[str, Any] | str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+    """getRequest with ``data`` (a dict, or the exact text) in the query string."""
+    raw = data if isinstance(data, str) else json.dumps(data)
+    response = await client.get(GET_REQUEST, params={"data": raw}, **kwargs)
     return response.status, await response.json()
+
+
+async def get_request(client: TestClient, **overrides: Any) -> tuple[int, dict[str, Any]]:
+    """getRequest as BillRun sends it, signed with the shared secret."""
+    return await send_data(client, signed_data(**overrides))
+
+
+def stripay_calls(endpoint: str) -> float:
+    """Requests this process made to Stripay's ``endpoint``, whatever their answer."""
+    total = 0.0
+    for metric in REGISTRY.collect():
+        if metric.name == "stripay_api_requests":
+            total += sum(sample.value for sample in metric.samples
+                         if sample.name.endswith("_total") and sample.labels.get("endpoint") == endpoint)
+    return total
 
 
 async def ok_page(client: TestClient, tx_id: str, headers: dict[str, str] | None = None) -> aiohttp.ClientResponse:
@@ -72,3 +101,14 @@ async def new_transaction(client: TestClient, **overrides: Any) -> tuple[str, in
     assert (status, body["status"]) == (200, 1), body
     details = body["details"]["url"]
     return details["txId"], details["order_id"], details["url"]
+
+
+def view(tx_id: str, order_id: int | None, status: str | None, amount: float = 12.5,
+         currency: str | None = "USD") -> dict[str, Any]:
+    """okPage's JSON details: what BillRun's page needs, nothing of the customer. ``status`` None:
+    Stripay did not answer (pending, amount and currency as getRequest asked)."""
+    if status is None:
+        return {"txId": tx_id, "aid": "1234", "amount": amount, "currency": None, "status": "pending",
+                "order_id": order_id}
+    return {"txId": tx_id, "aid": "1234", "amount": amount, "currency": currency, "status": status,
+            "order_id": order_id}

@@ -5,9 +5,16 @@ from dataclasses import replace
 
 import pytest
 
-from receiver.app import create_app
-from receiver.billrun_store import RECORD_TTL_S, record_key
-from tests.billrun.helpers import FAIL_PAGE_URL, GET_REQUEST, OK_PAGE_URL, api_view, billrun_data, get_request
+from receiver.billrun.store import RECORD_TTL_S, record_key
+from tests.billrun.helpers import (
+    FAIL_PAGE_URL,
+    GET_REQUEST,
+    OK_PAGE_URL,
+    api_view,
+    get_request,
+    signed_data,
+    stripay_calls,
+)
 
 
 def billrun_keys(redis_client) -> list[bytes]:
@@ -33,8 +40,8 @@ async def test_creates_the_stripay_order_pointing_back_at_this_service(client, s
         (12.5, "pending", "buyer@billrun.example", "127.0.0.1")
 
 
-async def test_public_url_is_used_for_the_return_and_notify_urls(aiohttp_client, billrun_settings, sim) -> None:
-    client = await aiohttp_client(create_app(replace(billrun_settings, public_url="https://hooks.example")))
+async def test_public_url_is_used_for_the_return_and_notify_urls(start, billrun_settings, sim) -> None:
+    client = await start(replace(billrun_settings, public_url="https://hooks.example"))
     await get_request(client)
     order = sim.order(1)
     assert order["successUrl"] == f"https://hooks.example/paymentgateways/okPage?txId={order['merchantOrderId']}"
@@ -64,19 +71,21 @@ async def test_request_parameters_add_the_txid_and_stripays_order(client, sim) -
     [
         ({}, "data is required (a JSON object in the query)"),
         ({"data": "{not json"}, "data is not valid JSON"),
-        ({"data": json.dumps(billrun_data(ok_page=None))}, "ok_page is required"),
-        ({"data": json.dumps(billrun_data(amount=None))}, "amount is required"),
-        ({"data": json.dumps(billrun_data(amount=1.234))}, "amount must have at most 2 decimals"),
-        ({"data": json.dumps(billrun_data(name="PayPal"))}, "name must be StripeCheckout or Stripay"),
+        ({"data": json.dumps(signed_data(ok_page=None))}, "ok_page is required"),
+        ({"data": json.dumps(signed_data(amount=None))}, "amount is required"),
+        ({"data": json.dumps(signed_data(amount=1.234))}, "amount must have at most 2 decimals"),
+        ({"data": json.dumps(signed_data(name="PayPal"))}, "name must be StripeCheckout or Stripay"),
     ],
 )
 async def test_bad_input_is_refused_with_a_reason_and_creates_nothing(client, sim, redis_client, query,
                                                                      reason) -> None:
+    before = stripay_calls("/v1/checkout/pay")
     response = await client.get(GET_REQUEST, params=query)
     assert response.status == 400
     assert await response.json() == {"status": 0, "desc": reason}
     assert billrun_keys(redis_client) == []
     assert sim.client.call("POST", "/v1/orders", {"key": sim.key})["total"] == 0
+    assert stripay_calls("/v1/checkout/pay") == before
 
 
 async def test_stripay_down_is_an_upstream_failure_without_url(client, sim) -> None:
@@ -86,9 +95,8 @@ async def test_stripay_down_is_an_upstream_failure_without_url(client, sim) -> N
     assert body == {"status": 0, "desc": "Stripay could not create the order: Stripay answered HTTP 503"}
 
 
-async def test_stripay_refusing_the_merchant_key_is_an_upstream_failure(aiohttp_client, billrun_settings,
-                                                                       sim) -> None:
-    client = await aiohttp_client(create_app(replace(billrun_settings, merchant_keys=("not-the-key",))))
+async def test_stripay_refusing_the_merchant_key_is_an_upstream_failure(start, billrun_settings, sim) -> None:
+    client = await start(replace(billrun_settings, merchant_keys=("not-the-key",)))
     status, body = await get_request(client)
     assert status == 502
     assert body["status"] == 0 and "details" not in body

@@ -4,18 +4,17 @@ import json
 
 import pytest
 
-from receiver.billrun import (
+from receiver.billrun.orders import mismatch, page_view
+from receiver.billrun.params import (
     BadRequest,
     GetRequestParams,
-    checkout_order,
-    mismatch,
     new_tx_id,
     parse_amount,
     parse_get_request,
     valid_tx_id,
-    with_query,
 )
-from receiver.billrun_store import TxRecord
+from receiver.billrun.store import TxRecord
+from receiver.billrun.urls import checkout_order, with_query
 from shared.order import Order
 from shared.stripay_client import ApiRejected, ApiUnavailable
 from shared.stripay_pay import OrderNotFound, checkout_pay_request, parse_order_lookup, parse_pay_response
@@ -28,7 +27,7 @@ def params(**overrides) -> GetRequestParams:
 
 def test_billrun_data_is_read() -> None:
     read = params(request_parameters=True, email="a@b.example", phone="+15550100", currency="eur")
-    assert read == GetRequestParams(ok_page="http://billrun.example/ok", fail_page="http://billrun.example/fail?lang=en",
+    assert read == GetRequestParams(ok_page="https://billrun.example/ok", fail_page="https://billrun.example/fail?lang=en",
                                     amount=12.5, aid="1234", currency="EUR", email="a@b.example", phone="+15550100",
                                     ip=None, request_parameters=True)
 
@@ -55,7 +54,8 @@ def test_name_stripay_is_accepted_as_well_as_stripe_checkout() -> None:
         (json.dumps(billrun_data(ip="300.1.1.1")), "ip must be an IPv4 or IPv6 address"),
         (json.dumps(billrun_data(currency="EURO")), "currency must be a 3-letter ISO code"),
         (json.dumps(billrun_data(request_parameters="maybe")), "request_parameters must be true or false"),
-        ('{"ok_page": "http://a/ok", "fail_page": "http://a/f", "amount": NaN}', "amount must be a number"),
+        # PHP's json_decode (BillRun's) has no NaN: such data is not JSON at all.
+        ('{"ok_page": "http://a/ok", "fail_page": "http://a/f", "amount": NaN}', "data is not valid JSON"),
     ],
 )
 def test_bad_data_says_why(raw, reason) -> None:
@@ -119,7 +119,7 @@ def test_with_query_keeps_the_callers_query_and_fragment() -> None:
 def test_checkout_order_points_back_at_this_service() -> None:
     order = checkout_order(params(), "77", "https://hooks.example", "203.0.113.9")
     assert order.success_url == "https://hooks.example/paymentgateways/okPage?txId=77"
-    assert order.fail_url == "http://billrun.example/fail?lang=en&txId=77"
+    assert order.fail_url == "https://billrun.example/fail?lang=en&txId=77"
     assert order.notify_url == "https://hooks.example/stripay/notify"
     assert (order.merchant_order_id, order.amount, order.ip) == ("77", 12.5, "203.0.113.9")
     assert order.email == "tx77@billrun.invalid"
@@ -204,3 +204,10 @@ def test_tx_record_round_trips_through_redis_fields() -> None:
     original = record(currency="EUR", amount=10)
     raw = {name.encode(): value.encode() for name, value in original.fields().items()}
     assert TxRecord.from_fields("77", raw) == original
+
+
+def test_page_view_tells_only_what_billruns_page_needs() -> None:
+    order = stripay_order(email="buyer@example.com", ip="203.0.113.9", phone="+15550100", riskScore=12,
+                          statusNote="note", successUrl="https://x/ok", failUrl="https://x/fail")
+    assert page_view(record(), order) == {"txId": "77", "aid": "1", "amount": 12.5, "currency": "USD",
+                                          "status": "completed", "order_id": 3}

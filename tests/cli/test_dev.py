@@ -9,11 +9,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
 import redis
 
+from cli.dev_cmd import DEV_BILLRUN_SECRET
+from shared.billrun_signature import sign
 from shared.embedded_redis import free_port
 from shared.order_store import OrderStore
 
@@ -32,9 +35,21 @@ def wait_ready(url: str) -> None:
         time.sleep(0.1)
 
 
+def billrun_checkout_page(port: int) -> None:
+    """The BillRun endpoints are served: a getRequest signed with the development secret gets a checkout page."""
+    data = sign({"_t_": str(int(time.time())), "ok_page": f"http://127.0.0.1:{port}/ok",
+                 "fail_page": f"http://127.0.0.1:{port}/fail", "amount": 5}, DEV_BILLRUN_SECRET)
+    url = f"http://127.0.0.1:{port}/paymentgateways/getRequest?" + urllib.parse.urlencode({"data": json.dumps(data)})
+    with urllib.request.urlopen(url, timeout=WAIT_S) as response:
+        answer = json.loads(response.read())
+    assert answer["status"] == 1 and answer["details"]["url"].startswith("http://127.0.0.1:")
+
+
 def test_dev_runs_receiver_worker_simulator_and_embedded_redis() -> None:
     port, sim_port, metrics_port = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "STRIPAY_MERCHANT_KEY", "STRIPAY_API_URL")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "STRIPAY_MERCHANT_KEY", "STRIPAY_API_URL", "STRIPAY_PUBLIC_URL")
+           and not k.startswith("BILLRUN_")}
     with tempfile.TemporaryFile() as stderr:
         dev = subprocess.Popen(
             [sys.executable, "-m", "cli", "dev", "--simulator", "--port", str(port), "--simulator-port", str(sim_port),
@@ -62,6 +77,7 @@ def test_dev_runs_receiver_worker_simulator_and_embedded_redis() -> None:
                 assert time.monotonic() < deadline, "the worker never applied the order"
                 time.sleep(0.1)
             client.close()
+            billrun_checkout_page(port)
         finally:
             os.kill(dev.pid, signal.SIGTERM)
             assert dev.wait(timeout=WAIT_S) == 0

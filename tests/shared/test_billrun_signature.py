@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings as hyp_settings, strategies as st
+from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
 
 from shared.billrun_signature import DataError, SignatureError, decode_data, sign, signature, signed_string, verify
 from tests.shared.test_php import JSON_VALUES, KEYS, NO_SHRINK

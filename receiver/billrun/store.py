@@ -1,37 +1,37 @@
-"""What getRequest remembers per transaction id, so okPage can verify and redirect.
+"""What the BillRun endpoints keep in Redis, all of it bounded in size and time.
 
-One Redis hash per txId, ``stripay:billrun:{txId}``, kept for :data:`RECORD_TTL_S`:
-the caller's ok and fail pages, its account id, the amount and currency asked
-for, and (once known) the Stripay order id. A record is created only if the
-txId is new, and a field is added only to a record that still exists, each in
-one script call, so an expired record is never brought back without a TTL.
+- ``stripay:billrun:{txId}``: one hash per txId, kept for :data:`RECORD_TTL_S`: the caller's ok
+  and fail pages, its account id, the amount and currency asked for, and (once known) the
+  Stripay order id. Only an authenticated getRequest creates one, and only if the txId is new;
+  a field is added only to a record that still exists (each in one script call).
+- ``stripay:billrun:sig:{_sig_}``: a getRequest signature already accepted, kept while its
+  ``_t_`` is within the tolerance, so the same signed request is refused a second time.
+- ``stripay:billrun:lookup:{txId}``: okPage asked Stripay about this txId less than
+  ``BILLRUN_LOOKUP_INTERVAL_S`` ago; until it expires okPage answers from the stored state.
+- ``stripay:billrun:requeue:{txId}``: a reconcile job was enqueued for this txId less than
+  :data:`REQUEUE_GUARD_S` ago.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
+from importlib import resources
 
 import redis.asyncio
 
 BILLRUN_PREFIX = "stripay:billrun:"
 REQUEUE_PREFIX = "stripay:billrun:requeue:"
+SIGNATURE_PREFIX = "stripay:billrun:sig:"
+LOOKUP_PREFIX = "stripay:billrun:lookup:"
 RECORD_TTL_S = 7 * 86400
 REQUEUE_GUARD_S = 30  # at most one reconcile job per txId per this many seconds
 
-CREATE_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-return 1
-"""
-
-UPDATE_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-return 1
-"""
+_SCRIPTS = resources.files(__package__)
+CREATE_SCRIPT = _SCRIPTS.joinpath("create_record.lua").read_text(encoding="utf-8")
+UPDATE_SCRIPT = _SCRIPTS.joinpath("update_record.lua").read_text(encoding="utf-8")
 
 
 def record_key(tx_id: str) -> str:
@@ -40,6 +40,14 @@ def record_key(tx_id: str) -> str:
 
 def requeue_key(tx_id: str) -> str:
     return REQUEUE_PREFIX + tx_id
+
+
+def signature_key(signature: str) -> str:
+    return SIGNATURE_PREFIX + signature
+
+
+def lookup_key(tx_id: str) -> str:
+    return LOOKUP_PREFIX + tx_id
 
 
 @dataclass(frozen=True)
@@ -114,3 +122,14 @@ class BillrunStore:
     async def claim_requeue(self, tx_id: str) -> bool:
         """True for the first caller in :data:`REQUEUE_GUARD_S` seconds: that one enqueues the reconcile job."""
         return bool(await self._client.set(requeue_key(tx_id), str(time.time()), nx=True, ex=REQUEUE_GUARD_S))
+
+    async def claim_signature(self, signature: str, valid_for_s: float) -> bool:
+        """True the first time ``signature`` is presented; it is remembered (atomically, ``SET NX``)
+        for ``valid_for_s``, as long as its ``_t_`` would still be accepted."""
+        ttl_s = max(1, math.ceil(valid_for_s))
+        return bool(await self._client.set(signature_key(signature), "1", nx=True, ex=ttl_s))
+
+    async def claim_lookup(self, tx_id: str, interval_s: float) -> bool:
+        """True if okPage may ask Stripay about ``tx_id`` now (at most once per ``interval_s``)."""
+        interval_ms = max(1, math.ceil(interval_s * 1000))
+        return bool(await self._client.set(lookup_key(tx_id), "1", nx=True, px=interval_ms))
