@@ -109,6 +109,7 @@ def test_the_receiver_gets_billrun_settings_and_secrets_from_the_env_file(servic
         assert raw[name].startswith("${" + name), name
     assert compose_variables(raw["BILLRUN_SHARED_SECRETS"])["BILLRUN_SHARED_SECRETS"] == {":?"}
     assert compose_variables(raw["STRIPAY_PUBLIC_URL"])["STRIPAY_PUBLIC_URL"] == {":?"}
+    assert "BILLRUN_SHARED_SECRETS" not in raw_environment(services["worker"]), "the worker has no use for them"
 
 
 def env_file_example() -> dict[str, str]:

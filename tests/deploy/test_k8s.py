@@ -82,6 +82,7 @@ def test_no_secret_values_are_committed() -> None:
     receiver_env = {item["name"]: item for item in container("receiver").get("env", [])}
     assert receiver_env["BILLRUN_SHARED_SECRETS"]["valueFrom"]["secretKeyRef"] == {
         "name": "stripay-hooks", "key": "BILLRUN_SHARED_SECRETS"}
+    assert "BILLRUN_SHARED_SECRETS" not in [item["name"] for item in container("worker").get("env", [])]
     for configmap in objects("ConfigMap").values():
         assert not [name for name in configmap["data"] if any(word in name for word in SECRET_WORDS)]
     for _, document in documents():
