@@ -44,11 +44,14 @@ UV := $(LOCK_TOOL)/bin/uv
 UV_COMPILE = $(UV) --no-config pip compile --quiet --generate-hashes --python-version 3.11 \
 	--python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock' $(UV_UPGRADE)
 
-$(UV):
+UV_STAMP := $(LOCK_TOOL)/.uv-$(UV_VERSION)
+
+$(UV_STAMP):
 	$(PYTHON) -m venv $(LOCK_TOOL)
 	$(LOCK_TOOL)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	touch $@
 
-lock: $(UV)
+lock: $(UV_STAMP)
 	$(UV_COMPILE) pyproject.toml $(LOCKS)/build.in --extra test -o $(LOCKS)/dev.txt
 	$(UV_COMPILE) pyproject.toml -c $(LOCKS)/dev.txt -o $(LOCKS)/runtime.txt
 	$(UV_COMPILE) $(LOCKS)/build.in -c $(LOCKS)/dev.txt -o $(LOCKS)/build.txt
