@@ -67,9 +67,9 @@ async def get_request(request: web.Request) -> web.Response:
         log.info("billrun_get_request", outcome="unauthorized", reason="replayed")
         return answer(401, 0, "_sig_ was already used (a signed request is accepted once)")
 
-    tx_id = await _remember(store, params)
     if settings.public_url is None:  # the sub-application answers 503 before this
         raise RuntimeError("STRIPAY_PUBLIC_URL is not set")
+    tx_id = await _remember(store, params)
     checkout = checkout_order(params, tx_id, settings.public_url, client_ip(request))
     try:
         paid = await stripay(config).checkout_pay(checkout, settings.api_timeout_s)
