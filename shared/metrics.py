@@ -34,7 +34,7 @@ rejected_not_kept_total = Counter(
 )
 
 # Worker
-RECONCILE_OUTCOMES = ("applied", "unchanged", "stale", "mismatch", "retry", "failed")
+RECONCILE_OUTCOMES = ("applied", "unchanged", "stale", "mismatch", "retry", "failed", "unknown_order")
 reconcile_total = Counter(
     "stripay_reconcile_total",
     "Reconcile jobs by outcome.",

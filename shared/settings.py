@@ -160,6 +160,8 @@ class Settings:
     # A finished job (hash and result) costs ~6 KB; the order store keeps what matters.
     result_ttl_s: int = 3600
     failure_ttl_s: int = 30 * 86400
+    # A validly signed notification of an order Stripay does not know: kept this long, not failed.
+    unknown_order_ttl_s: int = 86400
     forward_url: str | None = None
     forward_secret: str | None = field(default=None, repr=False)
     handler: str | None = None
@@ -202,6 +204,7 @@ class Settings:
             api_timeout_s=_float(environ, "STRIPAY_API_TIMEOUT_S", 10.0),
             coalesce_s=_float(environ, "STRIPAY_COALESCE_S", 2.0),
             job_timeout_s=_int(environ, "STRIPAY_JOB_TIMEOUT_S", 60, minimum=1),
+            unknown_order_ttl_s=_int(environ, "STRIPAY_UNKNOWN_ORDER_TTL_S", 86400, minimum=1),
             forward_url=forward_url,
             forward_secret=forward_secret,
             handler=environ.get("STRIPAY_HANDLER", "").strip() or None,

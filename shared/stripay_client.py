@@ -35,6 +35,10 @@ class ApiRejected(ApiError):
     retryable = False
 
 
+class OrderNotFound(ApiRejected):
+    """Stripay does not know the order (HTTP 404 on /v1/order for this merchant's key)."""
+
+
 @dataclass(frozen=True)
 class ApiRequest:
     path: str
@@ -73,6 +77,8 @@ def _json_body(status: int, body: bytes) -> Any:
 
 
 def parse_order_response(status: int, body: bytes) -> Order:
+    if status == 404:
+        raise OrderNotFound(f"Stripay answered HTTP 404: {body[:200].decode('utf-8', 'replace')}")
     document = _json_body(status, body)
     if not isinstance(document, dict) or "order" not in document:
         raise ApiUnavailable("Stripay's answer has no order")

@@ -14,7 +14,7 @@ from shared.notification import MalformedNotification
 from shared.stripay_client import ApiRejected
 from worker.context import get_context
 from worker.delivery import deliver
-from worker.reconcile import ReconcileFailed, reconcile
+from worker.reconcile import UNKNOWN_ORDER, ReconcileFailed, reconcile
 
 log = get_logger("worker.jobs")
 
@@ -25,7 +25,11 @@ def reconcile_notification(
     payload: dict[str, Any], received_at: float, source: str = "notify", recheck_attempt: int = 0
 ) -> dict[str, Any]:
     job = get_current_job()
-    return reconcile(get_context(), payload, received_at, source, recheck_attempt, job_id=job.id if job else None)
+    ctx = get_context()
+    result = reconcile(ctx, payload, received_at, source, recheck_attempt, job_id=job.id if job else None)
+    if job is not None and result["outcome"] == UNKNOWN_ORDER:
+        job.result_ttl = ctx.settings.unknown_order_ttl_s  # RQ keeps the finished job (and result) this long
+    return result
 
 
 def deliver_transition(order_id: int, event_id: str) -> dict[str, Any]:

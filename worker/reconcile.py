@@ -19,10 +19,15 @@ from shared.order import OrderFormatError, parse_timestamp_ms
 from shared.order_apply import apply_verified
 from shared.order_store import ApplyResult, transition_id
 from worker.context import WorkerContext
+from shared.stripay_client import OrderNotFound
 from worker.fetch import FetchedOrder, ReconcileFailed, check_merchant, fetch_order, merchant_of
 
 log = get_logger("worker.reconcile")
 
+
+UNKNOWN_ORDER = "unknown_order"
+# Sources whose unknown order is forgery noise (or a typo), not a failure.
+NOTIFICATION_SOURCES = ("notify", "replay")
 
 # Reads of one order in a row that may end in a same-second tie before the job gives up (and is retried).
 MAX_TIE_READS = 5
@@ -83,6 +88,16 @@ def _schedule_recheck(ctx: WorkerContext, payload: Mapping[str, Any], received_a
     return delay_s
 
 
+def unknown_order(order_id: int, bound: Any, started: float) -> dict[str, Any]:
+    """A validly signed notification of an order Stripay does not know (a forgery that moved
+    characters between fields, or a typo): its own outcome, not a failure, nothing changed."""
+    metrics.reconcile_total.labels(outcome=UNKNOWN_ORDER).inc()
+    elapsed_s = time.perf_counter() - started
+    metrics.reconcile_seconds.observe(elapsed_s)
+    bound.warning("reconcile", outcome=UNKNOWN_ORDER, duration_ms=round(elapsed_s * 1000, 2))
+    return {"order_id": order_id, "outcome": UNKNOWN_ORDER, "status": None, "event_id": None}
+
+
 def reconcile(
     ctx: WorkerContext,
     payload: Mapping[str, Any],
@@ -95,7 +110,12 @@ def reconcile(
     order_id = order_id_of(payload)
     bound = log.bind(order_id=order_id, job_id=job_id, source=source, notified_status=payload.get("status"))
     notified_ms = _notified_ms(payload) if source != "reconcile" else None
-    fetched, result = read_and_apply(ctx, order_id, payload, notified_ms, source, received_at)
+    try:
+        fetched, result = read_and_apply(ctx, order_id, payload, notified_ms, source, received_at)
+    except OrderNotFound:
+        if source not in NOTIFICATION_SOURCES:
+            raise  # an operator's or the sweep's read of an unknown order is a failure to look at
+        return unknown_order(order_id, bound, started)
     order, coalesced = fetched.order, fetched.coalesced
 
     # Behind: older than the notification and not yet in the notified status.

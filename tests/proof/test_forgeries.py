@@ -11,8 +11,9 @@ pool, the simulator as Stripay's API.
   or disputed), once the receiver's dedupe has forgotten them, and again at once.
 
 None may change an order to anything but the API's state: no transition is
-published by the hostile phase, and a forgery naming an unknown order fails its
-job (Stripay answers 404) without creating one.
+published by the hostile phase, and a forgery naming an unknown order (Stripay
+answers 404) ends its job as ``unknown_order``, not a failed event, without
+creating one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import pytest
 from rq.job import Job
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
 from shared.jsvalue import js_string
@@ -141,10 +142,10 @@ def test_forgeries_and_replays_change_no_order(log_dir: Path) -> None:
         one_per_order = list({payload["id"]: payload for payload in small_ids}.values())
         unknown = [shift_right(payload, "id", "ip", 3) for payload in one_per_order[:3]]  # order k -> k127
         hostile += [("id|ip unknown order", payload, 200) for payload in unknown]
-        # Jobs that must fail, by order id: a forgery naming an unknown order (Stripay answers 404),
-        # and one naming another order with a newer updatedAt than the API's and another status
-        # (the API looks behind: rechecked on STRIPAY_RECHECK_S, then failed with the reason).
-        must_fail = sorted([payload["id"] for payload in unknown] + [
+        # Jobs that must fail, by order id: a forgery naming another order with a newer updatedAt
+        # than the API's and another status (the API looks behind: rechecked on STRIPAY_RECHECK_S,
+        # then failed with the reason). One naming an unknown order is noise, not a failure.
+        must_fail = sorted([
             payload["id"] for kind, payload, _ in hostile if kind == "id|ip other order"
             and parse_timestamp_ms(payload["updatedAt"]) > parse_timestamp_ms(final[payload["id"]]["updatedAt"])
             and payload["status"] != final[payload["id"]]["status"]])
@@ -167,6 +168,11 @@ def test_forgeries_and_replays_change_no_order(log_dir: Path) -> None:
         failed_ids = set(failed.get_job_ids(cleanup=False))
         failed_orders = sorted(job.args[0]["id"] for job in Job.fetch_many(
             list(failed_ids), connection=stack.redis, serializer=JSONSerializer) if job is not None)
+        finished = FinishedJobRegistry(QUEUE_NAME, connection=stack.redis, serializer=JSONSerializer)
+        unknown_outcomes = sorted(
+            (job.args[0]["id"], (job.return_value() or {}).get("outcome")) for job in Job.fetch_many(
+                finished.get_job_ids(cleanup=False), connection=stack.redis, serializer=JSONSerializer)
+            if job is not None and job.args[0]["id"] in {payload["id"] for payload in unknown})
         rejected = stack.redis.xlen(REJECTED_STREAM)
         receiver_results = scrape(stack.receiver.metrics_url, "stripay_notifications_total", "result") or {}
         for job_id in failed_ids:
@@ -185,6 +191,7 @@ def test_forgeries_and_replays_change_no_order(log_dir: Path) -> None:
     assert failed_orders == must_fail, "exactly the jobs of forgeries naming an unknown order, or claiming a " \
         "newer state of another order, fail"
     assert phantom == [], "a forgery created an order Stripay does not have"
+    assert unknown_outcomes == sorted((payload["id"], "unknown_order") for payload in unknown)
     assert transitions_after == transitions_before, "the hostile phase published transitions"
     assert rejected == kinds["wrong key"]
     assert receiver_results.get("bad_signature") == kinds["wrong key"]
