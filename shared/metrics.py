@@ -56,6 +56,11 @@ api_request_seconds = Histogram(
     ["endpoint"],
     buckets=WORK_BUCKETS_S,
 )
+same_second_ties_total = Counter(
+    "stripay_same_second_ties_total",
+    "API answers at the stored updatedAt in another status that could not be ordered (the reads overlapped) "
+    "and were settled by reading the order again.",
+)
 order_transitions_total = Counter(
     "stripay_order_transitions_total",
     "Applied order status transitions.",

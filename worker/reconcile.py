@@ -64,6 +64,7 @@ def read_and_apply(ctx: WorkerContext, order_id: int, payload: Mapping[str, Any]
             )
         if result.outcome != "tie":
             return fetched, result
+        metrics.same_second_ties_total.inc()
         use_cache = False
     raise TieUnresolved(f"order {order_id}: {MAX_TIE_READS} reads in a row overlapped other reads at one updatedAt")
 

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
+import redis
+
+from shared.order import Order
+from shared.order_apply import apply_verified
 from shared.order_store import OrderStore
+from tests.support.metrics import changes, samples
 from tests.support.payloads import signed
-from tests.support.simulator import SimulatorThread
 from tests.support.worker import failed_ids, run_jobs, scheduled_ids, worker_context
 from tests.worker.test_reconcile import enqueue, transitions
 from worker.context import WorkerContext
 from worker.fetch import fetch_order
-from shared.order_apply import apply_verified
 from worker.reconcile import reconcile
 from worker.sweep import sweep
 
+TIES = [("stripay_same_second_ties_total", {})]
 SEQUENCE = ("completed", "disputed", "refunded")  # pending first; every change at one updatedAt
 
 
@@ -87,8 +92,10 @@ def test_an_overlapping_read_that_answered_last_is_read_again_not_dropped(ctx, s
     refunded = sim.set_status(order["id"], "refunded")
     answer = ctx.stripay.order(key, order_id=order["id"])
     assert ctx.store.apply(answer, "notify", fetch_seq=first).outcome == "tie"
+    before = samples(*TIES)
     result = reconcile(ctx, notification(refunded), 0.0)
     assert (result["outcome"], ctx.store.get(order["id"]).status) == ("applied", "refunded")
+    assert changes(before, samples(*TIES)) == [0]  # this read began after the stored one ended: no tie
     assert statuses(ctx, order["id"]) == ["completed", "refunded"]
 
 
@@ -193,3 +200,31 @@ def test_sweep_finds_an_order_stored_at_the_same_second_in_another_status(ctx, s
         (order["id"], "completed", "refunded")]
     run_jobs(ctx.redis)
     assert statuses(ctx, order["id"]) == ["completed", "refunded"]
+
+
+def test_a_job_whose_read_overlapped_the_stored_ones_reads_again_and_counts_the_tie(ctx, sim) -> None:
+    """The job's read is slow; while it waits, another worker's read begins and stores completed
+    (the order is refunded by then at the same second, but that read was answered before).
+    The job's answer (refunded) ties with a read it overlapped: it reads again and applies it."""
+    sim.set_updated_at_mode("same")
+    order = sim.create_order()
+    completed = sim.set_status(order["id"], "completed")
+    earlier_answer = Order.from_api({k: v for k, v in completed.items() if k != "notifyUrl"})
+    refunded = sim.set_status(order["id"], "refunded")
+    sim.set_fault("/v1/order", latency_s=0.5)
+
+    def other_worker() -> None:
+        time.sleep(0.2)  # the job's read has begun
+        client = redis.Redis.from_url(ctx.settings.redis_url)
+        store = OrderStore(client)
+        store.apply(earlier_answer, "notify", fetch_seq=store.begin_fetch(order["id"]))
+        client.close()
+
+    before = samples(*TIES)
+    racer = threading.Thread(target=other_worker)
+    racer.start()
+    result = reconcile(ctx, notification(refunded), 0.0)
+    racer.join()
+    assert (result["outcome"], result["status"]) == ("applied", "refunded")
+    assert statuses(ctx, order["id"]) == ["completed", "refunded"]
+    assert changes(before, samples(*TIES)) == [1]
