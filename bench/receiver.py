@@ -7,11 +7,13 @@
 
 Starts its own Redis (``EmbeddedRedis``: AOF, ``appendfsync always``), three
 server processes pinned to one core (the receiver, a bare handler answering
-``OK``, and the "RQ ``Queue.enqueue`` in a thread" alternative) and drives
-them over 127.0.0.1 from a load generator pinned to the other core (wrk when
-on PATH, else the Python generator of ``bench._common``). Prints tables and
-writes the figures to ``bench/results/receiver.json``; ``main(argv)`` returns
-them. See bench/README.md for what each figure means.
+``OK``, and the "RQ ``Queue.enqueue`` in a thread" alternative; with
+``--coredis`` and ``--tls`` the receiver's enqueue on coredis and the receiver
+over TLS too) and drives them over 127.0.0.1 from a load generator pinned to
+the other core (wrk when on PATH, else the Python generator of
+``bench._common``). Prints tables and writes the figures to
+``bench/results/receiver.json``; ``main(argv)`` returns them. See
+bench/README.md for what each figure means.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ LATENCY_MONITOR_MS = 2  # Redis records events (one fsync, one command) slower t
 LOGGING_NOTE = "servers log as production does: configure_logging(json_lines=True), stderr to /dev/null"
 
 
-# --- the three servers, each in a process of its own ---------------------------------
+# --- the servers, each in a process of its own ---------------------------------------
 
 
 def serve(argv: Sequence[str]) -> None:
