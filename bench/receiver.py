@@ -120,8 +120,7 @@ def _thread_enqueue_app(settings: Any) -> Any:
 
     from shared import metrics
     from shared.acceptance import NotificationRejected, accept_notification
-    from shared.event_queue import retry_policy
-    from shared.keys import FAILURE_CALLBACK, QUEUE_NAME, RECONCILE_JOB
+    from shared.jobs import FAILURE_CALLBACK, QUEUE_NAME, RECONCILE_JOB, retry_policy
     from shared.logging import get_logger
     from shared.redis_client import sync_client
 
@@ -214,12 +213,12 @@ class CoredisScript:
 
 async def _enqueue_on_coredis(app: Any) -> Any:
     """The receiver as created by ``create_app``, its enqueue script run by :class:`CoredisScript`."""
-    from receiver.appkeys import EVENT_QUEUE, SETTINGS
-    from shared.event_queue import ENQUEUE_SCRIPT
+    from receiver.appkeys import ENQUEUER, SETTINGS
+    from shared.jobs import ENQUEUE_NOTIFICATION_SCRIPT
 
-    script = CoredisScript(app[SETTINGS].redis_url, ENQUEUE_SCRIPT)
+    script = CoredisScript(app[SETTINGS].redis_url, ENQUEUE_NOTIFICATION_SCRIPT)
     await script.start()
-    queue = app[EVENT_QUEUE]
+    queue = app[ENQUEUER]
     await queue._script.close()  # noqa: SLF001 - the transport swapped for this comparison only
     queue._script = script  # noqa: SLF001
     yield

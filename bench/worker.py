@@ -6,7 +6,7 @@
 Starts its own Redis (``EmbeddedRedis``: AOF, ``appendfsync always``) and the
 Stripay simulator (``python -m cli simulator``), both pinned to one core, and
 pre-creates completed orders in the simulator. Each run empties Redis,
-enqueues one notification per order with ``shared.event_queue.EventQueue``
+enqueues one notification per order with ``shared.notification_enqueuer.NotificationEnqueuer``
 (or as many no-op jobs, written alike), then runs
 ``stripay-hooks worker --processes N --burst`` pinned to the other core until
 the queue is drained. Throughput is taken from the job hashes: jobs over the
@@ -112,8 +112,8 @@ class Bench:
 
     def fill(self, kind: str, jobs: int) -> list[str]:
         """Enqueue ``jobs`` notifications (one per order) as reconcile or no-op jobs; their job ids."""
-        from shared.event_queue import EventQueue, build_rq_job
-        from shared.job_queue import enqueue_job
+        from shared.jobs import build_job, enqueue
+        from shared.notification_enqueuer import NotificationEnqueuer
 
         settings = self.settings()
         if jobs > len(self.payloads):
@@ -123,7 +123,7 @@ class Bench:
         ids = []
         try:
             if kind == "reconcile":
-                queue = EventQueue(self.redis, settings)
+                queue = NotificationEnqueuer(self.redis, settings)
                 for payload in self.payloads[:jobs]:
                     result = queue.enqueue(payload, time.time())
                     if not result.accepted:
@@ -131,9 +131,9 @@ class Bench:
                     ids.append(result.job_id)
             else:
                 for payload in self.payloads[:jobs]:
-                    job = build_rq_job(NOOP_JOB, (payload, time.time(), "notify"), settings,
-                                       description=f"reconcile order {payload['id']} (notify)")
-                    enqueue_job(self.redis, job)
+                    job = build_job(NOOP_JOB, (payload, time.time(), "notify"), settings,
+                                    description=f"reconcile order {payload['id']} (notify)")
+                    enqueue(self.redis, job)
                     ids.append(job.id)
         finally:
             self.redis.config_set("appendfsync", "always")

@@ -8,7 +8,7 @@ import click
 
 from cli.durations import DURATION
 from cli.output import Counter, connect, fail, iso, print_json, print_table, reachable, redis_settings
-from shared.job_queue import enqueue_reconcile
+from shared.jobs import enqueue_reconcile
 from shared.order_store import OrderStore
 from shared.settings import Settings
 from shared.stripay_client import StripayClient
@@ -75,7 +75,7 @@ def reconcile(order_ids: tuple[int, ...], merchant: str | None, as_json: bool) -
     with reachable():
         payloads = [reconcile_payload(settings, store, order_id, merchant) for order_id in dict.fromkeys(order_ids)]
         for payload in payloads:
-            job_id = enqueue_reconcile(client, settings, payload, "reconcile")
+            job_id = enqueue_reconcile(client, settings, payload, "poll")
             queued.append({"order_id": payload["id"], "job_id": job_id})
     if as_json:
         print_json(queued)

@@ -26,7 +26,7 @@ def worker(processes: int, metrics_port: int, burst: bool) -> None:
 
     import shared.metrics  # noqa: F401 - define the metrics in multiprocess mode before forking
     import worker.jobs  # noqa: F401 - imported once here, not by every forked worker on its first job
-    from shared.keys import QUEUE_NAME
+    from shared.jobs import QUEUE_NAME
     from shared.logging import configure_logging
     from shared.redis_client import sync_client
     from worker.pool import StripayWorker, on_worker_exit

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from receiver.appkeys import EVENT_QUEUE, HTTP_SESSION, ORDER_STORE, QUARANTINE, REDIS, SETTINGS
+from receiver.appkeys import ENQUEUER, HTTP_SESSION, ORDER_STORE, QUARANTINE, REDIS, SETTINGS
 from receiver.routes import setup_routes
-from shared.event_queue import AsyncEventQueue
+from shared.notification_enqueuer import AsyncNotificationEnqueuer
 from shared.logging import get_logger
 from shared.order_store import AsyncOrderStore
 from shared.quarantine import AsyncQuarantine
@@ -39,12 +39,12 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         raise RuntimeError("REDIS_URL is required by the receiver")
     client = async_client(settings.redis_url)
     app[REDIS] = client
-    app[EVENT_QUEUE] = AsyncEventQueue(settings)
+    app[ENQUEUER] = AsyncNotificationEnqueuer(settings)
     app[ORDER_STORE] = AsyncOrderStore(client)
     app[QUARANTINE] = AsyncQuarantine(client, settings.quarantine_max_len, settings.quarantine_ttl_s,
                                       settings.quarantine_max_bytes, settings.quarantine_writes_per_s)
     yield
-    await app[EVENT_QUEUE].close()
+    await app[ENQUEUER].close()
     await client.aclose()
 
 

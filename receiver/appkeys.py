@@ -6,14 +6,14 @@ import aiohttp
 import redis.asyncio
 from aiohttp import web
 
-from shared.event_queue import AsyncEventQueue
+from shared.notification_enqueuer import AsyncNotificationEnqueuer
 from shared.order_store import AsyncOrderStore
 from shared.quarantine import AsyncQuarantine
 from shared.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", redis.asyncio.Redis)
-EVENT_QUEUE = web.AppKey("event_queue", AsyncEventQueue)
+ENQUEUER = web.AppKey("enqueuer", AsyncNotificationEnqueuer)
 QUARANTINE = web.AppKey("quarantine", AsyncQuarantine)
 HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)  # outbound calls (Stripay's pay API)
 ORDER_STORE = web.AppKey("order_store", AsyncOrderStore)  # applies okPage's verified state

@@ -7,7 +7,7 @@ import time
 import redis.exceptions
 from aiohttp import web
 
-from receiver.appkeys import EVENT_QUEUE, QUARANTINE, SETTINGS
+from receiver.appkeys import ENQUEUER, QUARANTINE, SETTINGS
 from receiver.body import BodyTooSlow, cut_off, read_body
 from shared import metrics
 from shared.acceptance import BAD_SIGNATURE, MALFORMED, Notification, NotificationRejected, accept_notification
@@ -69,7 +69,7 @@ async def notify(request: web.Request) -> web.Response:
 
     fields = _fields(notification)
     try:
-        outcome = await app[EVENT_QUEUE].enqueue(notification.payload, received_at)
+        outcome = await app[ENQUEUER].enqueue(notification.payload, received_at)
     except redis.exceptions.RedisError as err:
         return _answer("unavailable", 503, "temporarily unavailable", started, error=type(err).__name__, **fields)
     result = "accepted" if outcome.accepted else "duplicate"

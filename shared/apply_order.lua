@@ -3,6 +3,7 @@
 -- (when job_id is given) the delivery job are written together. An older updatedAt never
 -- overwrites the stored state; an equal updatedAt with another status is applied only when its
 -- API read began after the stored state's read had ended, and is otherwise a 'tie' (read again).
+-- The delivery job's fields come from shared/jobs.py (delivery_job_fields).
 local order_key = KEYS[1]         -- stripay:order:<id>; hash of the current state
 local history_key = KEYS[2]       -- stripay:history:<id>; list of transitions (JSON)
 local transitions_key = KEYS[3]   -- stripay:transitions stream

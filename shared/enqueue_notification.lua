@@ -1,4 +1,5 @@
--- Remember a notification and queue its RQ job in one step (its KEYS and ARGV are built in Python beside it).
+-- Remember a notification and queue its RQ job in one step: run by shared/notification_enqueuer.py,
+-- its KEYS and ARGV from shared/jobs.py (NotificationJobs).
 -- A remembered identity answers {0, its job id} and writes nothing; otherwise the job hash
 -- is written, its id pushed on the queue, and the identity remembered last: a write that
 -- fails inside the script leaves the identity unremembered, so Stripay's retry enqueues again.

@@ -1,27 +1,9 @@
-"""Every Redis key and queue name this service writes, in one place."""
+"""Every Redis key of this service's own, in one place (RQ's keys: :mod:`shared.jobs`)."""
 
 from __future__ import annotations
 
-QUEUE_NAME = "stripay"
-RECONCILE_JOB = "worker.jobs.reconcile_notification"
-DELIVER_JOB = "worker.jobs.deliver_transition"
-SWEEP_JOB = "worker.jobs.sweep_orders"
-FAILURE_CALLBACK = "worker.jobs.on_job_failure"
-# The only functions a worker imports and calls for a job (anything else is refused).
-JOB_FUNCTIONS = frozenset({RECONCILE_JOB, DELIVER_JOB, SWEEP_JOB})
-JOB_CALLBACKS = frozenset({FAILURE_CALLBACK})
-RQ_QUEUE_KEY = f"rq:queue:{QUEUE_NAME}"
-RQ_QUEUES_SET = "rq:queues"
-# RQ's own keys that the worker's recovery pass reads and writes (worker/recover_jobs.lua).
-RQ_INTERMEDIATE_KEY = f"{RQ_QUEUE_KEY}:intermediate"  # taken off the queue, not yet registered
-RQ_STARTED_KEY = f"rq:wip:{QUEUE_NAME}"            # StartedJobRegistry: job_id:execution_id -> lease end
-RQ_JOB_PREFIX = "rq:job:"
-RQ_EXECUTION_PREFIX = "rq:execution:"              # + job_id:execution_id
-RQ_EXECUTIONS_PREFIX = "rq:executions:"            # + job_id; the job's executions
-RQ_SCHEDULER_LOCK_KEY = f"rq:scheduler-lock:{QUEUE_NAME}"
 RECOVERY_LOCK_KEY = "stripay:recovery:lock"        # at most one recovery pass per interval
 RECOVERY_INTERMEDIATE_KEY = "stripay:recovery:intermediate"  # job id -> first seen only on the intermediate list
-
 SEEN_PREFIX = "stripay:seen:"            # + notification identity; value: job id
 REJECTED_STREAM = "stripay:rejected"     # quarantined notifications (bad signature)
 TRANSITIONS_STREAM = "stripay:transitions"

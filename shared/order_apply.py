@@ -17,26 +17,21 @@ import time
 from typing import Any
 
 from shared import metrics
-from shared.event_queue import build_rq_job, hset_fields
-from shared.job_queue import enqueue_reconcile, enqueue_reconcile_async
-from shared.keys import DELIVER_JOB
+from shared.jobs import delivery_job_fields, enqueue_reconcile, enqueue_reconcile_async
 from shared.order import Order
 from shared.order_store import ApplyResult, AsyncOrderStore, OrderStore, event_id_for
 from shared.settings import Settings
 
-# Where the state came from, as recorded in the history.
-HISTORY_SOURCE = {"notify": "notify", "recheck": "poll", "reconcile": "poll", "sweep": "sweep", "return": "return",
-                  "replay": "notify"}
+# ``source`` is what brought the state, recorded as it is in the history: "notify" (a
+# notification, also when replayed), "poll" (the API asked on its own: a recheck, an
+# operator's reconcile), "sweep", "return" (the customer's return to the ok page).
 
 
 def delivery_job(settings: Settings, order: Order) -> tuple[str, str, list[Any]] | None:
     """The downstream delivery job written with the transition, when deliveries are configured."""
     if not (settings.forward_url or settings.handler):
         return None
-    event_id = event_id_for(order)
-    job = build_rq_job(DELIVER_JOB, (order.id, event_id), settings, description=f"deliver {event_id}",
-                       job_id=f"deliver-{event_id}")
-    return job.key, job.id, hset_fields(job)
+    return delivery_job_fields(settings, order.id, event_id_for(order))
 
 
 def _count(result: ApplyResult, order: Order, received_at: float) -> ApplyResult:
@@ -58,7 +53,7 @@ def apply_verified(store: OrderStore, settings: Settings, order: Order, source: 
                    received_at: float, fetch_seq: int | None = None) -> ApplyResult:
     """Store ``order`` forwards-only, with its history entry and delivery job; ``fetch_seq``
     is the number of the read that gave ``order`` (:meth:`OrderStore.begin_fetch`)."""
-    result = store.apply(order, HISTORY_SOURCE.get(source, source), delivery_job(settings, order), fetch_seq)
+    result = store.apply(order, source, delivery_job(settings, order), fetch_seq)
     if result.outcome == "tie" and fetch_seq is None:
         enqueue_reconcile(store.client, settings, tie_reconcile_payload(order), source, received_at=received_at)
     return _count(result, order, received_at)
@@ -67,7 +62,7 @@ def apply_verified(store: OrderStore, settings: Settings, order: Order, source: 
 async def apply_verified_async(store: AsyncOrderStore, settings: Settings, order: Order, source: str,
                                received_at: float) -> ApplyResult:
     """:func:`apply_verified` for asyncio code (reads without a number)."""
-    result = await store.apply(order, HISTORY_SOURCE.get(source, source), delivery_job(settings, order))
+    result = await store.apply(order, source, delivery_job(settings, order))
     if result.outcome == "tie":
         await enqueue_reconcile_async(store.client, settings, tie_reconcile_payload(order), source, received_at)
     return _count(result, order, received_at)

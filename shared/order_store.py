@@ -45,9 +45,9 @@ from typing import Any
 import redis
 import redis.asyncio
 
+from shared.jobs import RQ_QUEUE_KEY, RQ_QUEUES_SET
 from shared.jsvalue import js_string
-from shared.keys import (RQ_QUEUE_KEY, RQ_QUEUES_SET, TRANSITIONS_STREAM, fetch_seq_key, history_key,
-                         order_key)
+from shared.keys import TRANSITIONS_STREAM, fetch_seq_key, history_key, order_key
 from shared.order import Order
 
 TRANSITIONS_MAX_LEN = 1_000_000

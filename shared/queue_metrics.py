@@ -33,7 +33,8 @@ from rq.serializers import JSONSerializer
 from rq.utils import utcparse
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
-from shared.keys import QUEUE_NAME, REJECTED_STREAM
+from shared.jobs import QUEUE_NAME
+from shared.keys import REJECTED_STREAM
 from shared.logging import get_logger
 
 log = get_logger("queue_metrics")

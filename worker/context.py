@@ -6,10 +6,7 @@ import os
 from dataclasses import dataclass
 
 import redis
-from rq import Queue
-from rq.serializers import JSONSerializer
 
-from shared.keys import QUEUE_NAME
 from shared.order_store import OrderStore
 from shared.redis_client import sync_client
 from shared.settings import Settings
@@ -22,7 +19,6 @@ class WorkerContext:
     redis: redis.Redis
     stripay: StripayClient
     store: OrderStore
-    queue: Queue
     pid: int
 
     @classmethod
@@ -35,7 +31,6 @@ class WorkerContext:
             redis=client,
             stripay=StripayClient(settings.api_url, settings.api_timeout_s),
             store=OrderStore(client),
-            queue=Queue(QUEUE_NAME, connection=client, serializer=JSONSerializer),
             pid=os.getpid(),
         )
 

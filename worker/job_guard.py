@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from rq.job import Job
 
-from shared.keys import JOB_CALLBACKS, JOB_FUNCTIONS
+from shared.jobs import JOB_CALLBACKS, JOB_FUNCTIONS
 
 NAME_SHOWN_CHARS = 200  # a refused job's function name is logged, cut to this length
 

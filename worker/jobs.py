@@ -9,6 +9,7 @@ from rq import get_current_job
 from rq.job import Job
 
 from shared import metrics
+from shared.jobs import REPLAYS_META
 from shared.logging import get_logger
 from shared.notification import MalformedNotification
 from shared.stripay_client import ApiRejected
@@ -19,14 +20,20 @@ from worker.reconcile import UNKNOWN_ORDER, ReconcileFailed, reconcile
 log = get_logger("worker.jobs")
 
 NOT_RETRYABLE = (ApiRejected, ReconcileFailed, MalformedNotification)
+# Jobs queued before sources were named as the history records them (they may wait
+# among the failed jobs for a replay): their source as it is named now.
+EARLIER_SOURCE_NAMES = {"recheck": "poll", "reconcile": "poll", "replay": "notify"}
 
 
 def reconcile_notification(
     payload: dict[str, Any], received_at: float, source: str = "notify", recheck_attempt: int = 0
 ) -> dict[str, Any]:
     job = get_current_job()
+    source = EARLIER_SOURCE_NAMES.get(source, source)
+    replays = int(job.meta.get(REPLAYS_META, 0)) if job else 0
     ctx = get_context()
-    result = reconcile(ctx, payload, received_at, source, recheck_attempt, job_id=job.id if job else None)
+    result = reconcile(ctx, payload, received_at, source, recheck_attempt, job_id=job.id if job else None,
+                       replays=replays)
     if job is not None and result["outcome"] == UNKNOWN_ORDER:
         job.result_ttl = ctx.settings.unknown_order_ttl_s  # RQ keeps the finished job (and result) this long
     return result

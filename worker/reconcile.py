@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from rq.exceptions import DuplicateJobError
-
 from shared import metrics
-from shared.event_queue import build_rq_job
-from shared.keys import RECONCILE_JOB
+from shared.jobs import recheck_job, schedule
 from shared.logging import get_logger
-from shared.notification import identity_of, order_id_of
+from shared.notification import order_id_of
 from shared.order import OrderFormatError, parse_timestamp_ms
 from shared.order_apply import apply_verified
 from shared.order_store import ApplyResult, transition_id
@@ -27,7 +23,7 @@ log = get_logger("worker.reconcile")
 
 UNKNOWN_ORDER = "unknown_order"
 # Sources whose unknown order is forgery noise (or a typo), not a failure.
-NOTIFICATION_SOURCES = ("notify", "replay")
+NOTIFICATION_SOURCES = ("notify",)  # a notification, also when replayed
 
 # Reads of one order in a row that may end in a same-second tie before the job gives up (and is retried).
 MAX_TIE_READS = 5
@@ -73,19 +69,8 @@ def _schedule_recheck(ctx: WorkerContext, payload: Mapping[str, Any], received_a
     """Schedule recheck ``attempt + 1``; its job id is derived from the notification,
     so a re-run of this job does not schedule a second one."""
     delay_s = ctx.settings.recheck_s[attempt]
-    root = hashlib.sha1(identity_of(payload).encode()).hexdigest()[:20]
-    job = build_rq_job(
-        RECONCILE_JOB,
-        (dict(payload), received_at, "recheck"),
-        ctx.settings,
-        description=f"recheck order {payload.get('id')} ({attempt + 1})",
-        job_id=f"recheck-{root}-{attempt + 1}",
-        kwargs={"recheck_attempt": attempt + 1},
-    )
-    try:
-        ctx.queue.schedule_job(job, datetime.now(timezone.utc) + timedelta(seconds=delay_s), unique=True)
-    except DuplicateJobError:
-        pass  # already scheduled by an earlier run of this job
+    job = recheck_job(payload, received_at, ctx.settings, attempt + 1)
+    schedule(ctx.redis, job, datetime.now(timezone.utc) + timedelta(seconds=delay_s))
     return delay_s
 
 
@@ -106,11 +91,19 @@ def reconcile(
     source: str = "notify",
     recheck_attempt: int = 0,
     job_id: str | None = None,
+    replays: int = 0,
 ) -> dict[str, Any]:
+    """Read the order from Stripay's API and apply it. ``source`` is what brought the state, recorded
+    as it is in the history: "notify" (a notification, also when replayed), "poll" (the API asked on
+    its own: a recheck, an operator's reconcile), "sweep", "return" (the customer's return)."""
     started = time.perf_counter()
     order_id = order_id_of(payload)
     bound = log.bind(order_id=order_id, job_id=job_id, source=source, notified_status=payload.get("status"))
-    notified_ms = _notified_ms(payload) if source != "reconcile" else None
+    if recheck_attempt:
+        bound = bound.bind(recheck=recheck_attempt)
+    if replays:
+        bound = bound.bind(replays=replays)  # an operator put this job back after it failed
+    notified_ms = _notified_ms(payload)
     try:
         fetched, result = read_and_apply(ctx, order_id, payload, notified_ms, source, received_at)
     except OrderNotFound:
@@ -130,7 +123,7 @@ def reconcile(
     # A notification older than the API's order (a retry, a late or replayed delivery)
     # is expected to differ; one that claims the API's version or a newer one must not.
     api_newer = notified_ms is not None and order.updated_ms > notified_ms
-    differences = order.differences(payload) if source in ("notify", "replay", "recheck") else []
+    differences = order.differences(payload) if source in ("notify", "poll") else []
     if same_second:
         differences = [name for name in differences if name != "status"]
     if differences and not api_behind and not api_newer:

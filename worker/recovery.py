@@ -33,9 +33,7 @@ from importlib import resources
 import redis
 
 from shared import metrics
-from shared.keys import (
-    RECOVERY_INTERMEDIATE_KEY,
-    RECOVERY_LOCK_KEY,
+from shared.jobs import (
     RQ_EXECUTION_PREFIX,
     RQ_EXECUTIONS_PREFIX,
     RQ_INTERMEDIATE_KEY,
@@ -45,6 +43,7 @@ from shared.keys import (
     RQ_SCHEDULER_LOCK_KEY,
     RQ_STARTED_KEY,
 )
+from shared.keys import RECOVERY_INTERMEDIATE_KEY, RECOVERY_LOCK_KEY
 from shared.logging import get_logger
 
 log = get_logger("worker.recovery")

@@ -33,7 +33,7 @@ from typing import Any
 
 import redis
 
-from shared.job_queue import enqueue_reconcile
+from shared.jobs import enqueue_reconcile, swept_order_job_id
 from shared.jsvalue import js_string
 from shared.keys import order_key
 from shared.order import Order
@@ -102,10 +102,6 @@ class SweepResult:
 def merchant_id_of(order: Order, listed_as: str | None) -> str | None:
     value = order.fields.get("merchantId")
     return listed_as if value is None or value == "" else js_string(value)
-
-
-def sweep_job_id(order: Order, merchant_id: str | None) -> str:
-    return f"sweep-{merchant_id or ''}-{order.id}-{order.updated_ms}"
 
 
 def is_behind(stored_ms: int | None, stored_status: str | None, order: Order) -> bool:
@@ -179,8 +175,8 @@ def _sweep_merchant(client: redis.Redis, stripay: StripayClient, settings: Setti
                 payload = {"id": order.id, "status": order.status, "updatedAt": order.updated_at}
                 if merchant is not None:
                     payload["merchantId"] = order.fields.get("merchantId", merchant)
-                job_id = enqueue_reconcile(client, settings, payload, SOURCE, job_id=sweep_job_id(order, merchant),
-                                           unique=True)
+                job_id = enqueue_reconcile(client, settings, payload, SOURCE,
+                                           job_id=swept_order_job_id(order.id, order.updated_ms, merchant), unique=True)
                 if job_id is None:
                     result.already_queued += 1
             result.behind.append(SweepCandidate(order.id, merchant, order.status, order.updated_at, stored_status,

@@ -26,23 +26,13 @@ import time
 from datetime import datetime, timezone
 
 import redis
-from rq import Queue
-from rq.exceptions import DuplicateJobError
-from rq.job import Callback, JobStatus
-from rq.serializers import JSONSerializer
 
-from shared.event_queue import retry_policy
-from shared.keys import FAILURE_CALLBACK, QUEUE_NAME, SWEEP_JOB
+from shared.jobs import schedule, sweep_job
 from shared.settings import Settings
 
 # Every scheduled sweep looks back at least this far, so a day or two of failing
 # sweeps (Stripay down) still leaves no order unchecked once they work again.
 MIN_LOOKBACK_S = 2 * 86400
-SWEEP_TIMEOUT_S = 1800  # a sweep pages through every order: longer than a reconcile
-
-
-def sweep_job_id(every_s: int, period: int) -> str:
-    return f"sweep-{every_s}-{period}"
 
 
 def lookback_s(every_s: int) -> int:
@@ -50,24 +40,9 @@ def lookback_s(every_s: int) -> int:
 
 
 def _schedule(connection: redis.Redis, settings: Settings, every_s: int, period: int) -> str | None:
-    queue = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
-    job = queue.create_job(
-        SWEEP_JOB,
-        args=(lookback_s(every_s),),
-        kwargs={"every_s": every_s, "period": period},
-        job_id=sweep_job_id(every_s, period),
-        timeout=max(settings.job_timeout_s, SWEEP_TIMEOUT_S),
-        result_ttl=settings.result_ttl_s,
-        failure_ttl=settings.failure_ttl_s,
-        retry=retry_policy(settings),
-        on_failure=Callback(FAILURE_CALLBACK),
-        description=f"sweep orders (every {every_s}s, period {period})",
-        status=JobStatus.SCHEDULED,
-    )
+    job = sweep_job(settings, every_s, period, lookback_s(every_s))
     at = datetime.fromtimestamp(period * every_s, tz=timezone.utc)
-    try:
-        queue.schedule_job(job, at, unique=True)
-    except DuplicateJobError:
+    if not schedule(connection, job, at):
         return None  # another worker (or an earlier start) scheduled this period
     return job.id
 

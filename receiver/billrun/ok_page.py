@@ -22,7 +22,7 @@ from receiver.billrun.orders import mismatch, page_view, return_timeout_s, strip
 from receiver.billrun.params import BadRequest, valid_tx_id
 from receiver.billrun.store import BillrunStore, TxRecord
 from receiver.billrun.urls import with_query
-from shared.job_queue import enqueue_reconcile_async
+from shared.jobs import enqueue_reconcile_async
 from shared.logging import get_logger
 from shared.order import Order, OrderFormatError
 from shared.order_apply import apply_verified_async

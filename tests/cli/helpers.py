@@ -13,7 +13,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from cli.main import main
-from shared.event_queue import EventQueue
+from shared.notification_enqueuer import NotificationEnqueuer
 from shared.keys import TRANSITIONS_STREAM
 from shared.order_store import OrderStore
 from tests.support.payloads import signed
@@ -40,7 +40,7 @@ def notification(order: dict[str, Any], key: str | None = None) -> dict[str, Any
 
 
 def enqueue(ctx: WorkerContext, payload: dict[str, Any], received_at: float = 0.0) -> str:
-    return EventQueue(ctx.redis, ctx.settings).enqueue(payload, received_at).job_id
+    return NotificationEnqueuer(ctx.redis, ctx.settings).enqueue(payload, received_at).job_id
 
 
 def completed_order(sim: SimulatorThread) -> tuple[int, dict[str, Any]]:

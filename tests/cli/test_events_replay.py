@@ -35,7 +35,7 @@ def test_replay_gives_a_fresh_retry_budget(ctx, sim, cli_env) -> None:
     invoke(cli_env, "events", "replay", job_id)
     replayed = job(ctx.redis, job_id)
     assert replayed.retries_left == len(ctx.settings.retry_s) == 2
-    assert replayed.args[2] == "replay"
+    assert (replayed.args[2], replayed.meta["replays"]) == ("notify", 1)  # a replay, recorded as a notification
     sim.set_fault("/v1/order", status=500)
     run_jobs(ctx.redis, max_jobs=1)  # one attempt fails: a retry is left, so it is not failed again
     assert failed_ids(ctx.redis) == []

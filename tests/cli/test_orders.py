@@ -18,13 +18,13 @@ def test_reconcile_an_order_whose_notification_never_came(ctx, sim, cli_env) -> 
     assert transitions(ctx.redis) == [(order["id"], "", "completed")]
 
 
-def test_reconcile_job_is_the_reconcile_job_with_source_reconcile(ctx, sim, cli_env) -> None:
+def test_reconcile_job_is_the_reconcile_job_with_source_poll(ctx, sim, cli_env) -> None:
     order = sim.create_order()
     [queued] = invoke_json(cli_env, "orders", "reconcile", str(order["id"]))
     reconcile = job(ctx.redis, queued["job_id"])
     assert reconcile.func_name == "worker.jobs.reconcile_notification"
     assert reconcile.args[0] == {"id": order["id"]}
-    assert reconcile.args[2] == "reconcile"
+    assert reconcile.args[2] == "poll"
     assert reconcile.retries_left == len(ctx.settings.retry_s)
     assert rq_queue(ctx.redis).job_ids == [queued["job_id"]]
 
@@ -45,7 +45,7 @@ def test_reconcile_of_an_order_stripay_does_not_know_fails_the_event(ctx, sim, c
     [queued] = invoke_json(cli_env, "orders", "reconcile", "424242")
     run_jobs(ctx.redis)
     [failed] = invoke_json(cli_env, "events", "failed")
-    assert (failed["job_id"], failed["order_id"], failed["source"]) == (queued["job_id"], 424242, "reconcile")
+    assert (failed["job_id"], failed["order_id"], failed["source"]) == (queued["job_id"], 424242, "poll")
     assert "HTTP 404" in failed["error"]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.event_queue import EventQueue
+from shared.notification_enqueuer import NotificationEnqueuer
 from tests.cli.conftest import env_for
 from tests.cli.helpers import invoke, invoke_json, job, notification
 from tests.support.merchants import KEY_B, MERCHANT_B, MERCHANTS, write_merchants_file
@@ -65,7 +65,7 @@ def test_events_of_the_second_merchant_are_listed_and_replayed_with_its_key(menv
     order = two_merchant_sim.create_order(merchantId=MERCHANT_B, status="completed")
     payload = notification({k: v for k, v in order.items() if k != "notifyUrl"}, KEY_B)
     with worker_context(settings) as mctx:
-        EventQueue(mctx.redis, mctx.settings).enqueue(payload, 0.0)
+        NotificationEnqueuer(mctx.redis, mctx.settings).enqueue(payload, 0.0)
         two_merchant_sim.set_fault("/v1/order", status=500)
         run_jobs(mctx.redis)
         [failed] = invoke_json(menv, "events", "failed")

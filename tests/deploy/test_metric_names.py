@@ -21,7 +21,7 @@ from receiver.app import create_app
 from receiver.metrics_server import create_metrics_app
 from shared import metrics, queue_metrics
 from shared.embedded_redis import EmbeddedRedis, free_port
-from shared.event_queue import EventQueue
+from shared.notification_enqueuer import NotificationEnqueuer
 from shared.queue_metrics import queue_client_factory, register_queue_collector, unregister_queue_collector
 from shared.settings import Settings
 from tests.deploy.exported import (
@@ -64,7 +64,7 @@ def worker_metrics(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPat
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     settings = Settings(merchant_keys=(MERCHANT_KEY,), redis_url=redis_server.url, retry_s=(60,))
-    EventQueue(client, settings).enqueue(order_payload(1), time.time())
+    NotificationEnqueuer(client, settings).enqueue(order_payload(1), time.time())
     port = free_port()
     env = dict(os.environ)
     env.update(

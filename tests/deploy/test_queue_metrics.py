@@ -16,8 +16,9 @@ from rq.utils import now as utcnow
 from rq.utils import utcformat
 
 from shared.embedded_redis import EmbeddedRedis, free_port
-from shared.event_queue import EventQueue
-from shared.keys import QUEUE_NAME, RECONCILE_JOB, REJECTED_STREAM
+from shared.notification_enqueuer import NotificationEnqueuer
+from shared.jobs import QUEUE_NAME, RECONCILE_JOB
+from shared.keys import REJECTED_STREAM
 from shared.queue_metrics import (
     QueueCollector,
     queue_client_factory,
@@ -69,7 +70,7 @@ def test_empty_redis_exports_zeros_and_redis_up(registry) -> None:
 
 
 def test_queued_jobs_and_age_of_the_oldest(registry, redis_client, settings: Settings, queue: Queue) -> None:
-    events = EventQueue(redis_client, settings)
+    events = NotificationEnqueuer(redis_client, settings)
     first = events.enqueue(order_payload(1), time.time())
     events.enqueue(order_payload(2), time.time())
     # The receiver stamped enqueued_at with "now"; pretend the first job has waited 90 s.
@@ -81,7 +82,7 @@ def test_queued_jobs_and_age_of_the_oldest(registry, redis_client, settings: Set
 
 
 def test_oldest_age_skips_a_queued_id_whose_job_hash_is_gone(registry, redis_client, settings) -> None:
-    events = EventQueue(redis_client, settings)
+    events = NotificationEnqueuer(redis_client, settings)
     gone = events.enqueue(order_payload(1), time.time())
     kept = events.enqueue(order_payload(2), time.time())
     redis_client.delete(f"rq:job:{gone.job_id}")

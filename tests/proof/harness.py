@@ -41,7 +41,8 @@ from rq.serializers import JSONSerializer
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from shared.embedded_redis import EmbeddedRedis, free_port
-from shared.keys import QUEUE_NAME, RQ_INTERMEDIATE_KEY, TRANSITIONS_STREAM, seen_key
+from shared.jobs import QUEUE_NAME, RQ_INTERMEDIATE_KEY
+from shared.keys import TRANSITIONS_STREAM, seen_key
 from shared.notification import identity_of
 from shared.order_store import OrderStore
 from shared.queue_metrics import read_queue_state

@@ -22,7 +22,8 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from shared.keys import QUEUE_NAME, TRANSITIONS_STREAM
+from shared.jobs import QUEUE_NAME
+from shared.keys import TRANSITIONS_STREAM
 from shared.order_store import OrderStore
 from tests.proof.harness import SUMMARY, TOTALS, Stack, wait_until
 from tests.support.merchants import KEY_B, MERCHANT_B, write_merchants_file

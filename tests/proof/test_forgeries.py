@@ -31,7 +31,8 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
 from shared.jsvalue import js_string
-from shared.keys import QUEUE_NAME, REJECTED_STREAM, TRANSITIONS_STREAM, order_key
+from shared.jobs import QUEUE_NAME
+from shared.keys import REJECTED_STREAM, TRANSITIONS_STREAM, order_key
 from shared.order import parse_timestamp_ms
 from shared.order_store import OrderStore
 from shared.signature import sign, signing_string, verify

@@ -2,7 +2,7 @@
 
 Besides the receiver's one job per notification, every acknowledged
 notification gets two more reconcile jobs written straight to the queue
-(``shared.job_queue.enqueue_job``, as an operator's replay or a sweep would),
+(``shared.jobs.enqueue``, as an operator's replay or a sweep would),
 back to back, so two pools of two workers each run up to three jobs for one
 notification at the same moment. Redis serialises the order store's apply
 script: each transition is published once.
@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from shared.event_queue import build_job
-from shared.job_queue import enqueue_job
+from shared.jobs import enqueue, reconcile_job
 from tests.proof.harness import Stack, periodic, report
 
 EXTRA_JOBS = 2
@@ -40,7 +39,7 @@ def test_two_pools_and_extra_jobs_publish_each_transition_once(log_dir: Path) ->
                 if entry["ok"] and key not in seen:
                     seen.add(key)
                     for _ in range(EXTRA_JOBS):
-                        enqueue_job(stack.redis, build_job(entry["payload"], time.time(), stack.settings))
+                        enqueue(stack.redis, reconcile_job(entry["payload"], time.time(), stack.settings))
                         extra += 1
 
         with periodic(enqueue_extra_jobs, 0.3):

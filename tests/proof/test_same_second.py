@@ -25,8 +25,7 @@ from typing import Any
 
 import pytest
 
-from shared.event_queue import build_job
-from shared.job_queue import enqueue_job
+from shared.jobs import enqueue, reconcile_job
 from tests.proof.harness import Stack, periodic
 from tests.proof.order_checks import failed_jobs, history, published, store_matches, summary, wait_applied
 
@@ -57,7 +56,7 @@ def test_same_second_pairs_are_both_kept_in_order_with_workers_racing(log_dir: P
                 key = (entry["order_id"], entry["status"], entry["payload"]["updatedAt"])
                 if entry["ok"] and key not in seen:
                     seen.add(key)
-                    enqueue_job(stack.redis, build_job(entry["payload"], time.time(), stack.settings))
+                    enqueue(stack.redis, reconcile_job(entry["payload"], time.time(), stack.settings))
                     extra += 1
 
         rng = random.Random(21)

@@ -29,7 +29,7 @@ from rq.job import Job
 from rq.registry import FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
-from shared.keys import QUEUE_NAME
+from shared.jobs import QUEUE_NAME
 from shared.signature import sign
 from tests.proof.harness import wait_until
 from tests.proof.order_checks import (TwoMerchantStack, failed_jobs, history, published, run_cli, store_matches,

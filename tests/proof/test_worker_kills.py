@@ -19,7 +19,7 @@ import pytest
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from shared.keys import QUEUE_NAME
+from shared.jobs import QUEUE_NAME
 from tests.proof.harness import Stack, periodic, report, wait_until
 
 KILL_EVERY_S = 0.5

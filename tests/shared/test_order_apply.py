@@ -11,7 +11,7 @@ import redis.asyncio
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from shared.keys import RQ_QUEUE_KEY
+from shared.jobs import RQ_QUEUE_KEY
 from shared.order import Order
 from shared.order_apply import apply_verified, apply_verified_async
 from shared.order_store import AsyncOrderStore, OrderStore
@@ -55,13 +55,6 @@ async def test_async_apply_counts_each_applied_transition_once(async_store, redi
     assert changes(before, samples(*SERIES)) == [0, 0, 1]
     stored = OrderStore(redis_client).get(5)
     assert (stored.status, stored.source) == ("refunded", "return")
-
-
-@pytest.mark.parametrize(("source", "recorded"), [("recheck", "poll"), ("reconcile", "poll"), ("replay", "notify"),
-                                                  ("sweep", "sweep")])
-def test_history_names_where_the_state_came_from(redis_client, settings, source: str, recorded: str) -> None:
-    apply_verified(OrderStore(redis_client), settings, COMPLETED, source, 0.0)
-    assert OrderStore(redis_client).get(5).history[0]["source"] == recorded
 
 
 async def test_async_apply_writes_the_delivery_job_with_the_transition(async_store, redis_client, settings) -> None:

@@ -15,7 +15,7 @@ from rq.job import Job
 from rq.utils import current_timestamp
 from rq.serializers import JSONSerializer
 
-from shared.keys import QUEUE_NAME
+from shared.jobs import QUEUE_NAME
 from shared.settings import Settings
 from worker.context import WorkerContext, use_context
 from worker.pool import StripayWorker

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shared.event_queue import EventQueue
+from shared.notification_enqueuer import NotificationEnqueuer
 from shared.order_store import OrderStore
 from tests.support import handlers
 from tests.support.payloads import signed
@@ -56,7 +56,7 @@ def endpoint() -> Iterator[tuple[Endpoint, str]]:
 def notify(context, sim, status: str = "completed") -> int:
     order = sim.create_order()
     payload = sim.set_status(order["id"], status)
-    EventQueue(context.redis, context.settings).enqueue(signed({k: v for k, v in payload.items() if k != "sign"}),
+    NotificationEnqueuer(context.redis, context.settings).enqueue(signed({k: v for k, v in payload.items() if k != "sign"}),
                                                        0.0)
     return int(order["id"])
 

@@ -9,8 +9,8 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from shared.event_queue import EventQueue
-from shared.keys import QUEUE_NAME
+from shared.notification_enqueuer import NotificationEnqueuer
+from shared.jobs import QUEUE_NAME
 from shared.order_store import OrderStore
 from tests.support.payloads import signed
 from tests.support.worker import rq_queue, spawn_worker
@@ -40,7 +40,7 @@ def notification_for(sim, status: str = "completed") -> dict:
 def test_job_of_a_worker_killed_mid_job_is_retried_not_lost(ctx, sim, worker_settings) -> None:
     payload = notification_for(sim)
     sim.set_fault("/v1/order", latency_s=1.5)
-    job_id = EventQueue(ctx.redis, ctx.settings).enqueue(payload, time.time()).job_id
+    job_id = NotificationEnqueuer(ctx.redis, ctx.settings).enqueue(payload, time.time()).job_id
     worker = spawn_worker(worker_settings)
     try:
         wait_running(ctx.redis, job_id)
@@ -60,7 +60,7 @@ def test_job_of_a_worker_killed_mid_job_is_retried_not_lost(ctx, sim, worker_set
 
 def test_queued_jobs_survive_a_redis_kill_and_are_processed_after(ctx, sim, redis_server, worker_settings) -> None:
     payloads = [notification_for(sim) for _ in range(5)]
-    events = EventQueue(ctx.redis, ctx.settings)
+    events = NotificationEnqueuer(ctx.redis, ctx.settings)
     for payload in payloads:
         events.enqueue(payload, time.time())
     redis_server.restart(kill=True)
@@ -76,13 +76,13 @@ def test_running_worker_rides_out_a_redis_restart(ctx, sim, redis_server, worker
     worker = spawn_worker(worker_settings)
     try:
         first = notification_for(sim)
-        EventQueue(ctx.redis, ctx.settings).enqueue(first, time.time())
+        NotificationEnqueuer(ctx.redis, ctx.settings).enqueue(first, time.time())
         store = OrderStore(ctx.redis)
         wait_until(lambda: store.get(first["id"]) is not None)
         redis_server.restart(kill=True)
         ctx.redis.connection_pool.disconnect()
         second = notification_for(sim)
-        EventQueue(ctx.redis, ctx.settings).enqueue(second, time.time())
+        NotificationEnqueuer(ctx.redis, ctx.settings).enqueue(second, time.time())
         wait_until(lambda: store.get(second["id"]) is not None)
         assert store.get(second["id"]).status == "completed"
     finally:
@@ -93,7 +93,7 @@ def test_running_worker_rides_out_a_redis_restart(ctx, sim, redis_server, worker
 def test_sigterm_lets_the_running_job_finish(ctx, sim, worker_settings) -> None:
     payload = notification_for(sim)
     sim.set_fault("/v1/order", latency_s=1.0)
-    job_id = EventQueue(ctx.redis, ctx.settings).enqueue(payload, time.time()).job_id
+    job_id = NotificationEnqueuer(ctx.redis, ctx.settings).enqueue(payload, time.time()).job_id
     worker = spawn_worker(worker_settings)
     wait_running(ctx.redis, job_id)
     os.kill(worker.pid, signal.SIGTERM)

@@ -13,7 +13,7 @@ from rq.job import Callback, Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from shared.keys import QUEUE_NAME, RECONCILE_JOB
+from shared.jobs import QUEUE_NAME, RECONCILE_JOB
 from tests.support.payloads import order_payload
 from worker.context import WorkerContext
 from worker.pool import StripayWorker

@@ -6,7 +6,7 @@ import time
 import urllib.request
 
 from shared.embedded_redis import free_port
-from shared.event_queue import EventQueue
+from shared.notification_enqueuer import NotificationEnqueuer
 from tests.support.payloads import signed
 from tests.support.worker import rq_queue, spawn_worker
 
@@ -22,7 +22,7 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def test_reconcile_counts_from_every_process_are_exported(ctx, sim, worker_settings) -> None:
-    events = EventQueue(ctx.redis, ctx.settings)
+    events = NotificationEnqueuer(ctx.redis, ctx.settings)
     count = 12
     for _ in range(count):
         order = sim.set_status(sim.create_order()["id"], "completed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 from rq.serializers import JSONSerializer
 
-from shared.keys import QUEUE_NAME
+from shared.jobs import QUEUE_NAME
 from shared.order_store import APPLY_SCRIPT
 from worker.context import WorkerContext
 from worker.pool import MAINTENANCE_INTERVAL_S, StripayWorker

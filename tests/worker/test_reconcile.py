@@ -2,12 +2,14 @@
 
 from typing import Any
 
+import pytest
 import redis
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from shared.event_queue import EventQueue, build_job, hset_fields
+from shared import jobs
 from shared.keys import TRANSITIONS_STREAM
+from shared.notification_enqueuer import NotificationEnqueuer
 from shared.order_store import OrderStore
 from tests.support.metrics import sample as counter
 from tests.support.payloads import signed
@@ -23,14 +25,13 @@ def notification(order: dict[str, Any]) -> dict[str, Any]:
 
 
 def enqueue(ctx: WorkerContext, payload: dict[str, Any], received_at: float = 0.0) -> str:
-    return EventQueue(ctx.redis, ctx.settings).enqueue(payload, received_at).job_id
+    return NotificationEnqueuer(ctx.redis, ctx.settings).enqueue(payload, received_at).job_id
 
 
 def enqueue_again(ctx: WorkerContext, payload: dict[str, Any]) -> str:
     """A second job for the same notification, bypassing the receiver's dedupe."""
-    job = build_job(payload, 0.0, ctx.settings)
-    ctx.redis.hset(job.key, mapping=dict(zip(hset_fields(job)[::2], hset_fields(job)[1::2])))
-    ctx.redis.rpush("rq:queue:stripay", job.id)
+    job = jobs.reconcile_job(payload, 0.0, ctx.settings)
+    jobs.enqueue(ctx.redis, job)
     return job.id
 
 
@@ -238,3 +239,14 @@ def test_an_old_notification_is_not_a_mismatch(ctx, sim) -> None:
     run_jobs(ctx.redis)
     assert counter("stripay_reconcile_total", outcome="mismatch") == before
     assert OrderStore(ctx.redis).get(order["id"]).status == "refunded"
+
+
+# Jobs are written with the source the history records; jobs queued under the earlier
+# names (recheck, reconcile, replay) still record what they did then.
+@pytest.mark.parametrize(("source", "recorded"), [("recheck", "poll"), ("reconcile", "poll"), ("replay", "notify"),
+                                                  ("sweep", "sweep"), ("poll", "poll"), ("notify", "notify")])
+def test_history_names_where_the_state_came_from(ctx, sim, source: str, recorded: str) -> None:
+    order = sim.set_status(sim.create_order(notifyUrl=None)["id"], "completed")
+    jobs.enqueue(ctx.redis, jobs.reconcile_job(notification(order), 0.0, ctx.settings, source))
+    run_jobs(ctx.redis)
+    assert ctx.store.get(order["id"]).history[0]["source"] == recorded

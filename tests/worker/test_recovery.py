@@ -13,16 +13,17 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from shared.event_queue import EventQueue, build_job
-from shared.job_queue import enqueue_job
-from shared.keys import (
+from shared.jobs import (
     QUEUE_NAME,
-    RECOVERY_LOCK_KEY,
     RQ_INTERMEDIATE_KEY,
     RQ_QUEUE_KEY,
     RQ_SCHEDULER_LOCK_KEY,
     RQ_STARTED_KEY,
+    enqueue,
+    reconcile_job,
 )
+from shared.keys import RECOVERY_LOCK_KEY
+from shared.notification_enqueuer import NotificationEnqueuer
 from shared.order_store import OrderStore
 from shared.settings import Settings
 from tests.support.worker import spawn_worker
@@ -31,8 +32,8 @@ from worker.recovery import LEASE_S, SCHEDULER_LOCK_TTL_S, STUCK_S, JobLeases, P
 
 
 def _enqueue(client: redis.Redis, settings: Settings) -> Job:
-    job = build_job({"id": 1, "status": "completed"}, time.time(), settings)
-    enqueue_job(client, job)
+    job = reconcile_job({"id": 1, "status": "completed"}, time.time(), settings)
+    enqueue(client, job)
     return job
 
 
@@ -227,7 +228,7 @@ def test_a_new_worker_runs_a_killed_workers_job_with_no_further_traffic(ctx, sim
 
     payload = notification_for(sim)
     sim.set_fault("/v1/order", latency_s=1.5)
-    job_id = EventQueue(ctx.redis, ctx.settings).enqueue(payload, time.time()).job_id
+    job_id = NotificationEnqueuer(ctx.redis, ctx.settings).enqueue(payload, time.time()).job_id
     retries = Job.fetch(job_id, connection=ctx.redis, serializer=JSONSerializer).retries_left
     first = spawn_worker(worker_settings)
     try:

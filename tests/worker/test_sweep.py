@@ -8,14 +8,13 @@ import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from shared.event_queue import build_rq_job
-from shared.job_queue import enqueue_job
+from shared.jobs import build_job, enqueue, scheduled_sweep_job_id
 from shared.keys import TRANSITIONS_STREAM
 from shared.settings import Settings
 from tests.support.worker import rq_queue, run_jobs, scheduled_ids, spawn_worker, worker_context
 from worker.context import WorkerContext
 from worker.sweep import sweep
-from worker.sweep_schedule import lookback_s, schedule_after, schedule_sweeps, sweep_job_id
+from worker.sweep_schedule import lookback_s, schedule_after, schedule_sweeps
 
 EVERY_S = 300
 
@@ -78,8 +77,8 @@ def test_only_orders_the_store_is_behind_on_are_enqueued(ctx, sim) -> None:
 
 def test_sweep_orders_job_reconciles_what_was_missed(ctx, sim) -> None:
     ids = completed_orders(sim, 2)
-    job = build_rq_job("worker.jobs.sweep_orders", (3600,), ctx.settings, description="sweep")
-    enqueue_job(ctx.redis, job)
+    job = build_job("worker.jobs.sweep_orders", (3600,), ctx.settings, description="sweep")
+    enqueue(ctx.redis, job)
     run_jobs(ctx.redis)
     assert job_status(ctx, job.id) == "finished"
     assert stored_statuses(ctx, ids) == ["completed", "completed"]
@@ -96,7 +95,7 @@ def test_workers_starting_on_several_hosts_schedule_one_sweep_per_period(sweepin
     now = time.time()
     first = schedule_sweeps(sweeping.redis, sweeping.settings, now_s=now)
     second = schedule_sweeps(sweeping.redis, sweeping.settings, now_s=now)
-    assert first == sweep_job_id(EVERY_S, int(now // EVERY_S) + 1)
+    assert first == scheduled_sweep_job_id(EVERY_S, int(now // EVERY_S) + 1)
     assert second is None
     assert scheduled_ids(sweeping.redis) == [first]
     job = Job.fetch(first, connection=sweeping.redis, serializer=JSONSerializer)
@@ -120,7 +119,7 @@ def test_a_late_sweep_moves_the_chain_past_now(sweeping) -> None:
     now = time.time()
     current = int(now // EVERY_S)
     assert schedule_after(sweeping.redis, sweeping.settings, EVERY_S, current - 10, now_s=now) == \
-        sweep_job_id(EVERY_S, current + 1)
+        scheduled_sweep_job_id(EVERY_S, current + 1)
     # the same continuation from another host (or a retry of the job) adds nothing
     assert schedule_after(sweeping.redis, sweeping.settings, EVERY_S, current - 10, now_s=now) is None
     assert len(scheduled_ids(sweeping.redis)) == 1
@@ -130,14 +129,14 @@ def test_a_sweep_on_a_host_whose_clock_is_behind_still_moves_forward(sweeping) -
     now = time.time()
     period = int(now // EVERY_S) + 3
     assert schedule_after(sweeping.redis, sweeping.settings, EVERY_S, period, now_s=now) == \
-        sweep_job_id(EVERY_S, period + 1)
+        scheduled_sweep_job_id(EVERY_S, period + 1)
 
 
 def test_a_changed_period_length_continues_on_the_new_periods(sweeping) -> None:
     now = time.time()
     longer = replace(sweeping.settings, sweep_every_s=600)
     assert schedule_after(sweeping.redis, longer, EVERY_S, int(now // EVERY_S), now_s=now) == \
-        sweep_job_id(600, int(now // 600) + 1)
+        scheduled_sweep_job_id(600, int(now // 600) + 1)
 
 
 def test_scheduled_sweep_stops_when_sweeps_are_turned_off(ctx, sim, worker_settings) -> None:

@@ -8,7 +8,7 @@ from prometheus_client import REGISTRY
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from shared.event_queue import EventQueue
+from shared.notification_enqueuer import NotificationEnqueuer
 from tests.support.payloads import order_payload
 from tests.support.worker import failed_ids, run_jobs
 from worker.context import WorkerContext
@@ -25,7 +25,7 @@ def api_404s() -> float:
 
 
 def enqueue(ctx: WorkerContext, payload: dict) -> str:
-    return EventQueue(ctx.redis, ctx.settings).enqueue(payload, 0.0).job_id
+    return NotificationEnqueuer(ctx.redis, ctx.settings).enqueue(payload, 0.0).job_id
 
 
 def job(client: redis.Redis, job_id: str) -> Job:

@@ -6,11 +6,10 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
-from rq.utils import now, utcformat
 
-from shared.event_queue import EventQueue, UtcClock, build_job
-from shared.keys import QUEUE_NAME, RECONCILE_JOB
+from shared.jobs import QUEUE_NAME, RECONCILE_JOB, reconcile_job
 from shared.notification import identity_of
+from shared.notification_enqueuer import NotificationEnqueuer
 from tests.support.payloads import order_payload, signed
 from tests.support.worker import worker_context
 
@@ -22,7 +21,7 @@ def rq_queue(client: redis.Redis) -> Queue:
 def test_enqueued_job_is_run_by_a_stock_rq_worker(redis_client, settings, sim) -> None:
     order = sim.set_status(sim.create_order()["id"], "completed")
     payload = signed({k: v for k, v in order.items() if k != "sign"})
-    result = EventQueue(redis_client, settings).enqueue(payload, received_at=1700000000.0)
+    result = NotificationEnqueuer(redis_client, settings).enqueue(payload, received_at=1700000000.0)
     queue = rq_queue(redis_client)
     assert queue.job_ids == [result.job_id]
     with worker_context(replace(settings, api_url=sim.url)):
@@ -34,17 +33,9 @@ def test_enqueued_job_is_run_by_a_stock_rq_worker(redis_client, settings, sim) -
                                   "event_id": job.return_value()["event_id"]}
 
 
-def test_job_carries_explicit_ttls_timeout_and_retry_schedule(settings) -> None:
-    job = build_job(order_payload(), 0.0, settings)
-    assert (job.result_ttl, job.failure_ttl, job.timeout) == (
-        settings.result_ttl_s, settings.failure_ttl_s, settings.job_timeout_s)
-    assert job.retries_left == len(settings.retry_s)
-    assert job.retry_intervals == [int(s) for s in settings.retry_s]
-
-
 def test_remembered_identity_expires_after_dedupe_ttl(redis_client, settings) -> None:
     payload = order_payload()
-    EventQueue(redis_client, settings).enqueue(payload, 0.0)
+    NotificationEnqueuer(redis_client, settings).enqueue(payload, 0.0)
     ttl_s = redis_client.ttl("stripay:seen:" + identity_of(payload))
     assert settings.dedupe_ttl_s - 5 <= ttl_s <= settings.dedupe_ttl_s
 
@@ -52,7 +43,7 @@ def test_remembered_identity_expires_after_dedupe_ttl(redis_client, settings) ->
 def test_failure_inside_the_enqueue_remembers_nothing_so_the_retry_enqueues(redis_client, settings) -> None:
     # Inject a failure between the job write and the identity write: the
     # queue key holds a string, so RPUSH fails inside the script.
-    events = EventQueue(redis_client, settings)
+    events = NotificationEnqueuer(redis_client, settings)
     payload = order_payload()
     redis_client.set("rq:queue:stripay", "not a list")
     with pytest.raises(redis.exceptions.ResponseError):
@@ -67,18 +58,18 @@ def test_failure_inside_the_enqueue_remembers_nothing_so_the_retry_enqueues(redi
 
 def test_accepted_event_survives_a_redis_kill(redis_server, redis_client, settings) -> None:
     payload = order_payload(77)
-    result = EventQueue(redis_client, settings).enqueue(payload, 0.0)
+    result = NotificationEnqueuer(redis_client, settings).enqueue(payload, 0.0)
     redis_server.restart(kill=True)  # SIGKILL: only the AOF (fsync always) survives
     client = redis.Redis.from_url(redis_server.url)
     try:
         assert rq_queue(client).job_ids == [result.job_id]
-        assert not EventQueue(client, settings).enqueue(payload, 0.0).accepted
+        assert not NotificationEnqueuer(client, settings).enqueue(payload, 0.0).accepted
     finally:
         client.close()
 
 
 def test_enqueue_costs_one_round_trip(redis_client, settings) -> None:
-    events = EventQueue(redis_client, settings)
+    events = NotificationEnqueuer(redis_client, settings)
     events.enqueue(order_payload(1), 0.0)  # loads the script
     before = redis_client.info("stats")["total_commands_processed"]
     events.enqueue(order_payload(2), 0.0)
@@ -89,9 +80,9 @@ def test_enqueue_costs_one_round_trip(redis_client, settings) -> None:
 
 def test_job_hash_written_by_the_script_equals_rqs_own(redis_client, settings) -> None:
     payload = order_payload(7)
-    result = EventQueue(redis_client, settings).enqueue(payload, 12.5)
+    result = NotificationEnqueuer(redis_client, settings).enqueue(payload, 12.5)
     written = redis_client.hgetall(f"rq:job:{result.job_id}")
-    expected = build_job(payload, 12.5, settings, job_id=result.job_id).to_dict()
+    expected = reconcile_job(payload, 12.5, settings, job_id=result.job_id).to_dict()
     expected["created_at"] = expected["enqueued_at"] = written[b"created_at"].decode()
     # "data" is written uncompressed; RQ reads both forms alike (Job.restore).
     assert zlib.decompress(expected.pop("data")) == written.pop(b"data")
@@ -101,13 +92,6 @@ def test_job_hash_written_by_the_script_equals_rqs_own(redis_client, settings) -
 
 def test_uncompressed_job_data_reads_back_as_rqs_own(redis_client, settings) -> None:
     payload = order_payload(8)
-    result = EventQueue(redis_client, settings).enqueue(payload, 12.5)
+    result = NotificationEnqueuer(redis_client, settings).enqueue(payload, 12.5)
     job = Job.fetch(result.job_id, connection=redis_client, serializer=JSONSerializer)
     assert (job.func_name, job.args, job.kwargs) == (RECONCILE_JOB, [payload, 12.5, "notify"], {})
-
-
-def test_utc_clock_writes_rqs_own_format() -> None:
-    before = utcformat(now())
-    written = UtcClock().now()
-    after = utcformat(now())
-    assert len(written) == len(before) and before <= written <= after
