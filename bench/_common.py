@@ -374,10 +374,11 @@ class SimulatorProcess:
 
 
 def start_worker_pool(env: dict[str, str], processes: int, cpu: int | None, *, burst: bool,
-                      metrics_port: int = 0) -> subprocess.Popen[bytes]:
-    """``stripay-hooks worker --processes N`` (as ``python -m cli worker``), in its own process group,
-    pinned to ``cpu`` before it forks its workers (they inherit it). Stop it with :func:`stop_group`."""
-    argv = [sys.executable, "-m", "cli", "worker", "--processes", str(processes), "--metrics-port", str(metrics_port)]
+                      metrics_port: int = 0, threads: int = 1) -> subprocess.Popen[bytes]:
+    """``stripay-hooks worker --processes N --threads K`` (as ``python -m cli worker``), in its own process
+    group, pinned to ``cpu`` before it forks its workers (they inherit it). Stop it with :func:`stop_group`."""
+    argv = [sys.executable, "-m", "cli", "worker", "--processes", str(processes), "--threads", str(threads),
+            "--metrics-port", str(metrics_port)]
     if burst:
         argv.append("--burst")
     return spawn(argv, cpu, env=env, new_session=True)

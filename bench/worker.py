@@ -32,6 +32,7 @@ import argparse  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -77,11 +78,12 @@ class Config:
     kind: str  # "reconcile" or "noop"
     latency_ms: float  # injected latency of the simulator's /v1/order (reconcile only)
     processes: int
+    threads: int = 1  # jobs at once per process (`--threads`)
 
     @property
     def name(self) -> str:
         what = "RQ no-op job" if self.kind == "noop" else f"reconcile, API {self.latency_ms:g} ms"
-        return f"{what}, {self.processes} proc"
+        return f"{what}, {self.processes} proc x {self.threads} thr"
 
 
 @dataclass
@@ -92,6 +94,7 @@ class Options:
     processes: tuple[int, ...]
     latencies_ms: tuple[float, ...]
     output: Path | None
+    threads: tuple[int, ...] = (1,)
 
 
 @dataclass
@@ -139,21 +142,25 @@ class Bench:
             self.redis.config_set("appendfsync", "always")
         return ids
 
-    def pool(self, processes: int, timeout_s: float) -> dict[str, Any]:
-        """Run ``stripay-hooks worker --processes N --burst`` until it exits by itself; what it used."""
+    def pool(self, processes: int, timeout_s: float, threads: int = 1) -> dict[str, Any]:
+        """Run ``stripay-hooks worker --processes N --threads K --burst`` until it exits by itself; what it used
+        (with the largest resident memory of one worker process, sampled every 0.1 s)."""
         metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")
         env = service_env(self.redis_url, self.sim.url, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
         sim_pid = self.sim.proc.pid if self.sim.proc is not None else -1
         self.redis.config_resetstat()
         before = (children_cpu_seconds(), cpu_seconds(self.redis_pid), cpu_seconds(sim_pid),
                   core_busy_seconds(self.worker_cpu), time.monotonic())
-        proc = start_worker_pool(env, processes, self.worker_cpu, burst=True, metrics_port=free_port())
+        proc = start_worker_pool(env, processes, self.worker_cpu, burst=True, metrics_port=free_port(),
+                                 threads=threads)
+        rss = RssSampler(proc.pid)
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             stop_group(proc)
             raise RuntimeError(f"the worker pool did not drain the queue within {timeout_s:.0f} s") from None
         finally:
+            rss.stop()
             shutil.rmtree(metrics_dir, ignore_errors=True)
         after = (children_cpu_seconds(), cpu_seconds(self.redis_pid), cpu_seconds(sim_pid),
                  core_busy_seconds(self.worker_cpu), time.monotonic())
@@ -162,23 +169,23 @@ class Bench:
         if proc.returncode != 0:
             raise RuntimeError(f"the worker pool exited with {proc.returncode}")
         return {"wall_s": wall_s, "workers_cpu_s": workers_s, "redis_cpu_s": redis_s, "simulator_cpu_s": sim_s,
-                "worker_core_busy_s": core_s, "calls": calls}
+                "worker_core_busy_s": core_s, "calls": calls, "max_rss_mb": rss.max_mb}
 
-    def measure_startup(self, processes: int) -> None:
+    def measure_startup(self, processes: int, threads: int) -> None:
         """An empty queue: what starting and stopping a pool of ``processes`` costs (subtracted below)."""
         reset_redis(self.redis)
-        used = self.pool(processes, timeout_s=60)
-        self.baseline[processes] = used
+        used = self.pool(processes, timeout_s=60, threads=threads)
+        self.baseline[(processes, threads)] = used
 
     def run(self, config: Config, jobs: int | None = None) -> dict[str, Any]:
         if jobs is None:
-            slow = self.options.jobs_per_process_slow * config.processes
+            slow = self.options.jobs_per_process_slow * config.processes * config.threads
             jobs = self.options.jobs if config.latency_ms == 0 else slow
         reset_redis(self.redis)
         self.sim.set_latency(ORDER_ENDPOINT, config.latency_ms / 1000)
         ids = self.fill(config.kind, jobs)
         expected_s = jobs * max(config.latency_ms / 1000, 0.005) / config.processes
-        used = self.pool(config.processes, timeout_s=expected_s + RUN_SLACK_S)
+        used = self.pool(config.processes, timeout_s=expected_s + RUN_SLACK_S, threads=config.threads)
         return self._figures(config, ids, used)
 
     def _figures(self, config: Config, ids: list[str], used: dict[str, Any]) -> dict[str, Any]:
@@ -199,7 +206,7 @@ class Bench:
         span_s = last_end - first_start
         durations = sorted(e - s for s, e, _ in done)
         per_worker = sorted(Counter(w for _, _, w in done).values(), reverse=True)
-        base = self.baseline.get(config.processes, {})
+        base = self.baseline.get((config.processes, config.threads), {})
         worker_cpu_s = max(0.0, used["workers_cpu_s"] - base.get("workers_cpu_s", 0.0))
         calls = Counter(used["calls"])
         calls.subtract(base.get("calls", {}))
@@ -209,7 +216,9 @@ class Bench:
             "kind": config.kind,
             "latency_ms": config.latency_ms,
             "processes": config.processes,
+            "threads": config.threads,
             "jobs": jobs,
+            "max_rss_mb_per_process": used["max_rss_mb"],
             "statuses": dict(statuses),
             "span_s": round(span_s, 3),
             "pool_wall_s": round(used["wall_s"], 3),
@@ -218,7 +227,7 @@ class Bench:
             "job_ms_p50": round(percentile(durations, 50) * 1000, 3),
             "job_ms_p99": round(percentile(durations, 99) * 1000, 3),
             # Time per job in a worker process that is not the job function: RQ's dequeue and bookkeeping.
-            "outside_job_ms_per_job": round((span_s * config.processes / len(done) - sum(durations) / len(done))
+            "outside_job_ms_per_job": round((span_s * config.processes * config.threads / len(done) - sum(durations) / len(done))
                                             * 1000, 3),
             "jobs_per_worker": per_worker,
             "worker_cpu_us_per_job": round(worker_cpu_s / jobs * 1e6, 1),
@@ -231,6 +240,39 @@ class Bench:
             "redis_commands_per_job": round(total_calls / jobs, 2),
             "redis_commands": {name: round(n / jobs, 2) for name, n in calls.most_common() if n > 0},
         }
+
+
+class RssSampler:
+    """The largest resident memory (MB) of any child process of ``parent``, sampled in a thread."""
+
+    def __init__(self, parent: int, every_s: float = 0.1) -> None:
+        self.max_mb = 0.0
+        self._parent = parent
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            for pid in _children(self._parent):
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                for line in status.splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.max_mb = max(self.max_mb, int(line.split()[1]) / 1024)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _children(parent: int) -> list[int]:
+    try:
+        return [int(pid) for pid in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def _text(value: object) -> str:
@@ -246,26 +288,27 @@ def _when(value: object) -> float:
 
 
 def _configs(options: Options) -> list[Config]:
-    """Each process count's no-op and reconcile runs back to back, so a burst of noise hits both."""
-    return [c for n in options.processes
-            for c in [Config("noop", 0.0, n), *(Config("reconcile", lat, n) for lat in options.latencies_ms)]]
+    """Each process and thread count's no-op and reconcile runs back to back, so a burst of noise hits both."""
+    return [c for n in options.processes for k in options.threads
+            for c in [Config("noop", 0.0, n, k), *(Config("reconcile", lat, n, k) for lat in options.latencies_ms)]]
 
 
 def _summary(runs: dict[Config, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    names = ("jobs_per_s", "jobs_per_s_per_process", "job_ms_p50", "job_ms_p99", "outside_job_ms_per_job",
+    names = ("jobs_per_s", "jobs_per_s_per_process", "max_rss_mb_per_process", "job_ms_p50", "job_ms_p99", "outside_job_ms_per_job",
              "worker_cpu_us_per_job", "worker_cpu_busy", "redis_cpu_us_per_job", "simulator_cpu_us_per_job",
              "worker_core_busy_other", "redis_commands_per_job", "span_s", "pool_wall_s")
     out = []
     for config, rs in runs.items():
         figures = {name: round(median(r[name] for r in rs if r[name] is not None), 3) for name in names}
         out.append({"kind": config.kind, "latency_ms": config.latency_ms, "processes": config.processes,
-                    "name": config.name, "median": figures, "runs": rs})
+                    "threads": config.threads, "name": config.name, "median": figures, "runs": rs})
     return out
 
 
-def _find(summary: list[dict[str, Any]], kind: str, latency_ms: float, processes: int) -> dict[str, Any] | None:
+def _find(summary: list[dict[str, Any]], kind: str, latency_ms: float, processes: int,
+          threads: int = 1) -> dict[str, Any] | None:
     return next((s for s in summary if s["kind"] == kind and s["latency_ms"] == latency_ms
-                 and s["processes"] == processes), None)
+                 and s["processes"] == processes and s["threads"] == threads), None)
 
 
 def _ratios(runs: dict[Config, list[dict[str, Any]]], options: Options) -> dict[str, Any]:
@@ -273,27 +316,31 @@ def _ratios(runs: dict[Config, list[dict[str, Any]]], options: Options) -> dict[
     and (steadier on a shared machine) of the no-op's worker CPU per job over the reconcile's."""
     ratios = {}
     for n in options.processes:
-        noop = runs.get(Config("noop", 0.0, n), [])
-        fast = runs.get(Config("reconcile", 0.0, n), [])
-        if noop and fast:
-            ratios[f"reconcile_0ms_vs_noop_{n}proc"] = round(
-                median(a["jobs_per_s"] / b["jobs_per_s"] for a, b in zip(fast, noop)), 3)
-            ratios[f"cpu_per_job_noop_over_reconcile_{n}proc"] = round(
-                median(b["worker_cpu_us_per_job"] / a["worker_cpu_us_per_job"] for a, b in zip(fast, noop)), 3)
+        for k in options.threads:
+            noop = runs.get(Config("noop", 0.0, n, k), [])
+            fast = runs.get(Config("reconcile", 0.0, n, k), [])
+            tag = f"{n}proc" if k == 1 else f"{n}proc_{k}thr"
+            if noop and fast:
+                ratios[f"reconcile_0ms_vs_noop_{tag}"] = round(
+                    median(a["jobs_per_s"] / b["jobs_per_s"] for a, b in zip(fast, noop)), 3)
+                ratios[f"cpu_per_job_noop_over_reconcile_{tag}"] = round(
+                    median(b["worker_cpu_us_per_job"] / a["worker_cpu_us_per_job"] for a, b in zip(fast, noop)), 3)
     return ratios
 
 
 def _scaling(summary: list[dict[str, Any]], options: Options) -> dict[str, Any]:
     """Total jobs/s with N processes over jobs/s with the fewest, per kind and latency."""
     scaling: dict[str, Any] = {}
-    least = min(options.processes)
+    least, fewest = min(options.processes), min(options.threads)
     for kind, lat in [("noop", 0.0)] + [("reconcile", lat) for lat in options.latencies_ms]:
-        one = _find(summary, kind, lat, least)
+        one = _find(summary, kind, lat, least, fewest)
         if one is None:
             continue
         key = "noop" if kind == "noop" else f"reconcile_{lat:g}ms"
-        scaling[key] = {str(n): round(s["median"]["jobs_per_s"] / one["median"]["jobs_per_s"], 2)
-                        for n in options.processes if (s := _find(summary, kind, lat, n)) is not None}
+        scaling[key] = {(str(n) if len(options.threads) == 1 else f"{n}x{k}"):
+                        round(s["median"]["jobs_per_s"] / one["median"]["jobs_per_s"], 2)
+                        for n in options.processes for k in options.threads
+                        if (s := _find(summary, kind, lat, n, k)) is not None}
     return scaling
 
 
@@ -304,7 +351,7 @@ def _run(options: Options) -> dict[str, Any]:
     worker_cpu, load_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
     results: dict[str, Any] = {}
     configs = _configs(options)
-    orders_needed = max(options.jobs, options.jobs_per_process_slow * max(options.processes))
+    orders_needed = max(options.jobs, options.jobs_per_process_slow * max(options.processes) * max(options.threads))
     with ExitStack() as stack:
         embedded = stack.enter_context(EmbeddedRedis())
         assert embedded.process is not None
@@ -322,11 +369,12 @@ def _run(options: Options) -> dict[str, Any]:
         # Warm up (byte-code caches, the simulator's first requests), then what a pool's start and stop cost.
         bench.run(Config("reconcile", 0.0, 1), jobs=min(options.jobs, 200))
         for n in options.processes:
-            bench.measure_startup(n)
+            for k in options.threads:
+                bench.measure_startup(n, k)
         results["pool_startup"] = {
-            str(n): {"wall_s": round(b["wall_s"], 3), "workers_cpu_s": round(b["workers_cpu_s"], 3),
+            f"{n}x{k}": {"wall_s": round(b["wall_s"], 3), "workers_cpu_s": round(b["workers_cpu_s"], 3),
                      "redis_commands": sum(b["calls"].values())}
-            for n, b in bench.baseline.items()}
+            for (n, k), b in bench.baseline.items()}
         runs: dict[Config, list[dict[str, Any]]] = {c: [] for c in configs}
         for round_no in range(options.rounds):
             for config in configs:
@@ -386,11 +434,11 @@ def _print(results: dict[str, Any]) -> None:
         m = s["median"]
         rows.append((s["name"], m["jobs_per_s"], m["jobs_per_s_per_process"], m["job_ms_p50"],
                      m["outside_job_ms_per_job"], m["worker_cpu_us_per_job"], m["redis_commands_per_job"],
-                     m["simulator_cpu_us_per_job"], f"{m['worker_core_busy_other']:.0%}"))
-    print_table(f"Burst runs of `stripay-hooks worker --processes N --burst`, workers on one core, "
+                     m["simulator_cpu_us_per_job"], m["max_rss_mb_per_process"], f"{m['worker_core_busy_other']:.0%}"))
+    print_table(f"Burst runs of `stripay-hooks worker --processes N --threads K --burst`, workers on one core, "
                 f"median of {meta['rounds']}",
                 ("run", "jobs/s", "per process", "in job ms p50", "outside job ms/job", "worker CPU us/job",
-                 "Redis cmds/job", "simulator CPU us/job", "others on its core"), rows)
+                 "Redis cmds/job", "simulator CPU us/job", "RSS MB/process", "others on its core"), rows)
     ratios = results["ratios"]
     counts = [k.rsplit("_", 1)[-1] for k in ratios if k.startswith("reconcile_0ms_vs_noop_")]
     print_table("Reconcile at 0 ms API latency against RQ's no-op job (medians of per-round ratios)",
@@ -415,8 +463,8 @@ def _print(results: dict[str, Any]) -> None:
     slow = [s for s in results["runs"] if s["kind"] == "reconcile" and s["latency_ms"] > 0]
     for s in slow:
         bound = 1000 / s["latency_ms"]
-        print(f"  {s['name']}: {s['median']['jobs_per_s_per_process']:.1f}/s per process; an in-process worker "
-              f"runs one job at a time, so at most 1/latency = {bound:.0f}/s per process")
+        print(f"  {s['name']}: {s['median']['jobs_per_s_per_process']:.1f}/s per process; one thread runs one "
+              f"job at a time, so at most threads/latency = {bound * s['threads']:.0f}/s per process")
     print(f"\n{LOGGING_NOTE}; load average before/after: {meta['loadavg']} / {meta['loadavg_after']}")
 
 
@@ -437,6 +485,8 @@ def _parse(argv: Sequence[str]) -> Options:
                         help="jobs per worker process in runs with API latency, default 60")
     parser.add_argument("--processes", default="1,2,4", help="worker process counts, default 1,2,4")
     parser.add_argument("--latency-ms", default="0,50", help="injected /v1/order latencies, default 0,50")
+    parser.add_argument("--threads", default="1", help="jobs at once per process (`--threads`), e.g. 1,4,16,32; "
+                        "default 1")
     parser.add_argument("--output", default=str(RESULTS), help="JSON file, '-' for none")
     args = parser.parse_args(list(argv))
     defaults = (1, 250, 25) if args.quick else (3, 500, 60)
@@ -444,13 +494,14 @@ def _parse(argv: Sequence[str]) -> Options:
         if getattr(args, name) is None:
             setattr(args, name, default)
     processes = _numbers(args.processes, int)
+    threads = _numbers(args.threads, int)
     latencies = _numbers(args.latency_ms, float)
-    if not processes or min(processes) < 1 or not latencies or min(latencies) < 0:
-        parser.error("--processes needs counts >= 1 and --latency-ms latencies >= 0")
+    if not processes or min(processes) < 1 or not latencies or min(latencies) < 0 or not threads or min(threads) < 1:
+        parser.error("--processes and --threads need counts >= 1 and --latency-ms latencies >= 0")
     if args.rounds < 1 or args.jobs < 1 or args.jobs_per_process_slow < 1:
         parser.error("--rounds, --jobs and --jobs-per-process-slow must be >= 1")
     return Options(args.rounds, args.jobs, args.jobs_per_process_slow, processes, latencies,
-                   None if args.output == "-" else Path(args.output))
+                   None if args.output == "-" else Path(args.output), threads)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -107,8 +107,12 @@ class StripayClient:
     order belongs to (:meth:`shared.settings.Settings.api_key_for`).
     """
 
-    def __init__(self, api_url: str, timeout_s: float) -> None:
-        self._http = httpx.Client(base_url=api_url, timeout=timeout_s)
+    def __init__(self, api_url: str, timeout_s: float, max_connections: int | None = None) -> None:
+        """``max_connections``: connections kept to the API, one per job thread of the process."""
+        options: dict[str, Any] = {}
+        if max_connections:
+            options["limits"] = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = httpx.Client(base_url=api_url, timeout=timeout_s, **options)
 
     def _post(self, request: ApiRequest) -> tuple[int, bytes]:
         started = time.perf_counter()

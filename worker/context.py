@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import redis
@@ -22,14 +23,17 @@ class WorkerContext:
     pid: int
 
     @classmethod
-    def create(cls, settings: Settings) -> "WorkerContext":
+    def create(cls, settings: Settings, client: redis.Redis | None = None,
+               http_connections: int | None = None) -> "WorkerContext":
+        """``client``: the process's Redis client, when its job threads share one;
+        ``http_connections``: the size of the HTTP connection pool (one per job thread)."""
         if settings.redis_url is None:
             raise RuntimeError("REDIS_URL is required by the worker")
-        client = sync_client(settings.redis_url)
+        client = client or sync_client(settings.redis_url)
         return cls(
             settings=settings,
             redis=client,
-            stripay=StripayClient(settings.api_url, settings.api_timeout_s),
+            stripay=StripayClient(settings.api_url, settings.api_timeout_s, max_connections=http_connections),
             store=OrderStore(client),
             pid=os.getpid(),
         )
@@ -44,14 +48,19 @@ class WorkerContext:
 
 
 _current: WorkerContext | None = None
+_creating = threading.Lock()
 
 
 def get_context() -> WorkerContext:
-    """This process's context; built from the environment on first use."""
+    """This process's context (shared by its job threads); built from the environment on first use."""
     global _current
-    if _current is None or _current.pid != os.getpid():
-        _current = WorkerContext.create(Settings.from_env(os.environ))
-    return _current
+    context = _current
+    if context is None or context.pid != os.getpid():
+        with _creating:
+            if _current is None or _current.pid != os.getpid():
+                _current = WorkerContext.create(Settings.from_env(os.environ))
+            context = _current
+    return context
 
 
 def use_context(context: WorkerContext | None) -> None:

@@ -41,7 +41,7 @@ class StripayWorker(SimpleWorker):
       leaving its maintenance lock held for up to 15 minutes.
     """
 
-    def __init__(self, queues: Any, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, queues: Any, *args: Any, leases: JobLeases | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL_S)
         kwargs.setdefault("worker_ttl", WORKER_TTL_S)
         kwargs.setdefault("serializer", JSONSerializer)
@@ -49,7 +49,7 @@ class StripayWorker(SimpleWorker):
         queues = [queue.name if isinstance(queue, Queue) else queue for queue in ensure_job_list(queues)]
         super().__init__(queues, *args, **kwargs)
         self.recovery = Recovery(self.connection)
-        self.leases = JobLeases(self.connection)
+        self.leases = leases or JobLeases(self.connection)  # one per process: threads share it
 
     @property
     def dequeue_timeout(self) -> int:
@@ -130,15 +130,21 @@ class StripayWorker(SimpleWorker):
     def clean_registries(self) -> None:
         """RQ's housekeeping without its started-registry and intermediate-list clean-ups, which
         :class:`worker.recovery.Recovery` does sooner and without spending a retry."""
-        for queue in self.queues:
-            if queue.acquire_maintenance_lock():
-                try:
-                    for registry in (FinishedJobRegistry, FailedJobRegistry, DeferredJobRegistry):
-                        registry(queue=queue, job_class=self.job_class).cleanup()
-                    worker_registration.clean_worker_registry(queue)
-                finally:
-                    queue.release_maintenance_lock()
+        housekeeping(self.queues)
         self.last_cleaned_at = now()
+
+
+def housekeeping(queues: list[Queue]) -> None:
+    """RQ's clean-up of its finished, failed and deferred registries and of its worker registry,
+    under RQ's maintenance lock; never RQ's hand-back of abandoned jobs (see StripayWorker)."""
+    for queue in queues:
+        if queue.acquire_maintenance_lock():
+            try:
+                for registry in (FinishedJobRegistry, FailedJobRegistry, DeferredJobRegistry):
+                    registry(queue=queue, job_class=queue.job_class).cleanup()
+                worker_registration.clean_worker_registry(queue)
+            finally:
+                queue.release_maintenance_lock()
 
 
 def on_worker_exit(pool: WorkerPool) -> None:
@@ -152,3 +158,21 @@ def on_worker_exit(pool: WorkerPool) -> None:
         original(worker_data)
 
     pool.handle_dead_worker = handle_dead_worker  # type: ignore[method-assign]
+
+
+class ThreadedWorkerPool(WorkerPool):
+    """RQ's process pool (respawns a dead process every second, SIGINT to each on stop), each
+    process running ``threads`` jobs at once (:mod:`worker.threads`)."""
+
+    def __init__(self, settings: Any, threads: int, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = settings
+        self.threads = threads
+
+    def get_worker_process(self, name: str, burst: bool, _sleep: float = 0, logging_level: str = "INFO") -> Any:
+        from rq.worker_pool import ForkProcess
+
+        from worker.threads import run_threaded_process
+
+        return ForkProcess(target=run_threaded_process, args=(self.settings, self.threads, burst),
+                           name=f"stripay-worker {name}")

@@ -57,6 +57,7 @@ RETRY_S = (1, 1, 2, 3, 5)
 RECHECK_S = (1, 2, 3)
 API_TIMEOUT_S = 5.0  # above the 2 s latency of the slow-API fault
 POLL_S = 0.25
+WORKER_THREADS = 4  # jobs at once per worker process (`--threads`): threads race as processes do
 STOP_TIMEOUT_S = 30.0
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -111,14 +112,14 @@ def children_of(pid: int) -> list[int]:
 class WorkerPool:
     """One ``stripay-hooks worker --processes N`` process group with its metrics port."""
 
-    def __init__(self, settings: Settings, processes: int, log_path: Path) -> None:
+    def __init__(self, settings: Settings, processes: int, log_path: Path, threads: int = 1) -> None:
         self.metrics_port = free_port()
         env = worker_env(settings)
         # The pool's multiprocess metrics files next to its log, not in a new temporary directory per start.
         env["PROMETHEUS_MULTIPROC_DIR"] = str(log_path.with_suffix(".metrics"))
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "cli", "worker", "--processes", str(processes),
+                [sys.executable, "-m", "cli", "worker", "--processes", str(processes), "--threads", str(threads),
                  "--metrics-port", str(self.metrics_port)],
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
@@ -331,11 +332,13 @@ class Stack:
     """Redis, receiver, worker pools and the simulator for one scenario; a context manager."""
 
     def __init__(self, scenario: str, log_dir: Path, time_scale: float, worker_processes: int = 2,
+                 worker_threads: int = WORKER_THREADS,
                  api_timeout_s: float = API_TIMEOUT_S, receiver_env: dict[str, str] | None = None) -> None:
         self.scenario = scenario
         self.log_dir = log_dir
         self.started = time.monotonic()
         self.worker_processes = worker_processes
+        self.worker_threads = worker_threads
         self.redis_server = EmbeddedRedis(data_dir=str(log_dir / "redis"))
         (log_dir / "redis").mkdir(exist_ok=True)
         self.sim = SimulatorThread(MERCHANT_KEY, time_scale=time_scale, max_log_entries=1_000_000)
@@ -387,7 +390,7 @@ class Stack:
 
     def start_pool(self, processes: int | None = None) -> WorkerPool:
         pool = WorkerPool(self.settings, processes or self.worker_processes,
-                          self.log_dir / f"worker-{len(self.pools) + 1}.log")
+                          self.log_dir / f"worker-{len(self.pools) + 1}.log", threads=self.worker_threads)
         self.pools.append(pool)
         return pool
 
@@ -409,6 +412,10 @@ class Stack:
             if state.get(b"state") == b"busy" and state.get(b"current_job") and int(state.get(b"pid", 0)) in alive:
                 busy.append((int(state[b"pid"]), state[b"current_job"].decode()))
         return busy
+
+    def busy_processes(self) -> set[int]:
+        """Pids of the live worker processes with at least one thread on a job."""
+        return {pid for pid, _ in self.busy_workers()}
 
     def stop_workers(self) -> None:
         for pool in self.pools:

@@ -29,7 +29,7 @@ def test_redis_down_for_30_s_loses_nothing(log_dir: Path) -> None:
         work.wait_progress(0.15)
         # Slow answers from Stripay for a moment, so that workers are mid-job when Redis dies.
         stack.sim.set_fault("/v1/order", latency_s=0.5)
-        wait_until("workers busy", lambda: len(stack.busy_workers()) == stack.worker_processes, 10.0, poll_s=0.02)
+        wait_until("workers busy", lambda: len(stack.busy_processes()) == stack.worker_processes, 10.0, poll_s=0.02)
         busy_at_kill = len(stack.busy_workers())
         stack.redis_server.stop(kill=True)  # no shutdown save: the AOF only
         stack.sim.clear_faults()
