@@ -9,7 +9,7 @@ handles signals, RQ's housekeeping, the recovery pass and RQ's scheduler
 RQ's ``TimerDeathPenalty`` (its signal-based one works in the main thread only).
 
 SIGTERM or SIGINT: every thread finishes the job in hand and takes no new
-one; a second signal exits at once (the leases of the jobs in hand then run
+one; a second signal (2 s or more after the first) exits at once (the leases of the jobs in hand then run
 out and the recovery pass of another worker hands them back).
 """
 
@@ -42,7 +42,8 @@ log = get_logger("worker.threads")
 # this only bounds how long a stop waits for an idle thread, and sets the idle Redis traffic.
 THREAD_DEQUEUE_TIMEOUT_S = 5
 TICK_S = 1.0  # the main thread's period: the scheduler's, as RQ's own scheduler process
-RESTART_DELAY_S = 1.0  # before a thread that ended on an error is started again
+RESTART_DELAY_S = 1.0
+SECOND_SIGNAL_AFTER_S = 2.0  # a stop signal this long after the first one: exit at once  # before a thread that ended on an error is started again
 
 
 class ThreadWorker(StripayWorker):
@@ -125,13 +126,19 @@ class ThreadedProcess:
         self.threads: list[threading.Thread | None] = [None] * threads
         self.restart_at = [0.0] * threads
         self.stopping = threading.Event()
+        self.stop_requested_at = 0.0
         self.next_housekeeping = 0.0
 
     def request_stop(self, signum: int, frame: Any) -> None:
         if self.stopping.is_set():
-            log.warning("worker_cold_stop", signal=signum)
-            os._exit(1)
+            # The pool forwards a stop as SIGINT, so a SIGTERM sent to the whole process group
+            # arrives twice at once: only a signal well after the first one is a second request.
+            if time.monotonic() - self.stop_requested_at > SECOND_SIGNAL_AFTER_S:
+                log.warning("worker_cold_stop", signal=signum)
+                os._exit(1)
+            return
         log.info("worker_stopping", signal=signum)
+        self.stop_requested_at = time.monotonic()
         self.stopping.set()
         for worker in self.workers:
             if worker is not None:
