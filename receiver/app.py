@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from receiver.appkeys import ENQUEUER, HTTP_SESSION, ORDER_STORE, QUARANTINE, REDIS, SETTINGS
+from receiver.body import body_deadline
 from receiver.routes import setup_routes
 from shared.notification_enqueuer import AsyncNotificationEnqueuer
 from shared.logging import get_logger
@@ -57,7 +58,8 @@ async def _outbound_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[never_500])
+    app = web.Application(client_max_size=settings.max_body_bytes,
+                          middlewares=[body_deadline(settings.body_timeout_s), never_500])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_outbound_ctx)

@@ -8,7 +8,7 @@ import redis.exceptions
 from aiohttp import web
 
 from receiver.appkeys import ENQUEUER, QUARANTINE, SETTINGS
-from receiver.body import BodyTooSlow, cut_off, read_body
+from receiver.body import TOO_SLOW_TEXT, BodyTooSlow
 from shared import metrics
 from shared.acceptance import BAD_SIGNATURE, MALFORMED, Notification, NotificationRejected, accept_notification
 from shared.logging import get_logger
@@ -53,11 +53,11 @@ async def notify(request: web.Request) -> web.Response:
     received_at = time.time()
     app = request.app
     try:
-        raw = await read_body(request, app[SETTINGS].body_timeout_s)
+        raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _answer("too_large", 413, "body too large", started)
-    except BodyTooSlow:
-        return await cut_off(request, _answer("too_slow", 408, "body not received in time", started))
+    except BodyTooSlow:  # the connection is closed by the body deadline's middleware
+        return _answer("too_slow", 408, TOO_SLOW_TEXT, started)
 
     try:
         notification = accept_notification(raw, request.content_type, app[SETTINGS].keys_for)
