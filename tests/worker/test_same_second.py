@@ -228,3 +228,14 @@ def test_a_job_whose_read_overlapped_the_stored_ones_reads_again_and_counts_the_
     assert (result["outcome"], result["status"]) == ("applied", "refunded")
     assert statuses(ctx, order["id"]) == ["completed", "refunded"]
     assert changes(before, samples(*TIES)) == [1]
+
+
+def test_whole_second_timestamps_as_stripay_writes_them_keep_both_changes(ctx, sim) -> None:
+    sim.set_updated_at_mode("whole_seconds")
+    order = sim.create_order()
+    completed = sim.set_status(order["id"], "completed")
+    reconcile(ctx, notification(completed), 0.0)
+    refunded = sim.set_status(order["id"], "refunded")  # most likely within the same second
+    assert completed["updatedAt"].endswith(".000Z") and refunded["updatedAt"] >= completed["updatedAt"]
+    reconcile(ctx, notification(refunded), 0.0)
+    assert statuses(ctx, order["id"]) == ["completed", "refunded"]
