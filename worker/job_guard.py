@@ -4,7 +4,7 @@ RQ imports and calls whatever dotted path a job names (and its callbacks), so
 anyone able to write to Redis could otherwise run code in the workers, which
 hold the merchant keys. A job is checked before RQ resolves anything: its
 function name and callback names are compared with the fixed lists of
-:mod:`shared.keys`; nothing of a refused job is imported or called, and its
+:mod:`shared.jobs`; nothing of a refused job is imported or called, and its
 webhooks (RQ's HTTP calls at the end of a job) are not sent.
 """
 

@@ -30,7 +30,7 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import WorkerStatus
 
-from shared.keys import QUEUE_NAME
+from shared.jobs import QUEUE_NAME
 from shared.logging import get_logger
 from shared.settings import Settings
 from worker.pool import MAINTENANCE_INTERVAL_S, StripayWorker, housekeeping

@@ -15,6 +15,7 @@ from rq.serializers import JSONSerializer
 
 from shared.jobs import QUEUE_NAME, RECONCILE_JOB
 from tests.support.payloads import order_payload
+from tests.support.worker import spawn_worker
 from worker.context import WorkerContext
 from worker.pool import StripayWorker
 
@@ -84,3 +85,18 @@ def test_the_services_own_jobs_still_run(redis_client: redis.Redis, ctx: WorkerC
     assert refused() == before
     assert Job.fetch(job.id, connection=redis_client, serializer=JSONSerializer).get_status() == "finished"
     assert ctx.store.get(order["id"]).status == "completed"
+
+
+def test_a_worker_process_with_threads_refuses_it_too(redis_client: redis.Redis, settings, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    queue = Queue(QUEUE_NAME, connection=redis_client, serializer=JSONSerializer)
+    job = queue.enqueue("os.system", f"touch {marker}", failure_ttl=3600, result_ttl=60)
+    process = spawn_worker(settings, "--threads", "2", "--burst")
+    try:
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not marker.exists()
+    stored = failed_job(redis_client, job.id)
+    assert "is not one of this service's jobs" in stored.latest_result().exc_string

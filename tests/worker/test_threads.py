@@ -11,9 +11,8 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from shared.event_queue import EventQueue, build_job
-from shared.job_queue import enqueue_job
-from shared.keys import QUEUE_NAME
+from shared.jobs import QUEUE_NAME, enqueue, reconcile_job
+from shared.notification_enqueuer import NotificationEnqueuer
 from shared.order_store import OrderStore
 from tests.support.worker import rq_queue, spawn_worker
 from tests.worker.test_faults import WAIT_S, notification_for, wait_until
@@ -30,7 +29,7 @@ def _status(client, job_id: str) -> JobStatus:
 
 def test_one_process_runs_its_threads_jobs_at_once(ctx, sim, worker_settings) -> None:
     sim.set_fault("/v1/order", latency_s=1.5)
-    events = EventQueue(ctx.redis, ctx.settings)
+    events = NotificationEnqueuer(ctx.redis, ctx.settings)
     ids = [events.enqueue(notification_for(sim), time.time()).job_id for _ in range(4)]
     worker = spawn_worker(worker_settings, "--processes", "1", "--threads", "4")
     try:
@@ -44,7 +43,7 @@ def test_one_process_runs_its_threads_jobs_at_once(ctx, sim, worker_settings) ->
 
 def test_sigterm_finishes_the_jobs_in_hand_and_takes_no_new_one(ctx, sim, worker_settings) -> None:
     sim.set_fault("/v1/order", latency_s=1.5)
-    events = EventQueue(ctx.redis, ctx.settings)
+    events = NotificationEnqueuer(ctx.redis, ctx.settings)
     payloads = [notification_for(sim) for _ in range(5)]
     ids = [events.enqueue(payload, time.time()).job_id for payload in payloads]
     worker = spawn_worker(worker_settings, "--processes", "1", "--threads", "3")
@@ -61,8 +60,8 @@ def test_sigterm_finishes_the_jobs_in_hand_and_takes_no_new_one(ctx, sim, worker
 def test_a_job_over_its_timeout_is_stopped_in_its_thread(ctx, sim, worker_settings) -> None:
     sim.set_fault("/v1/order", latency_s=3.0)
     settings = replace(worker_settings, job_timeout_s=1, retry_s=(), api_timeout_s=5.0)
-    job = build_job(notification_for(sim), time.time(), settings)
-    enqueue_job(ctx.redis, job)
+    job = reconcile_job(notification_for(sim), time.time(), settings)
+    enqueue(ctx.redis, job)
     worker = spawn_worker(replace(worker_settings, api_timeout_s=5.0), "--threads", "2")
     try:
         wait_until(lambda: _status(ctx.redis, job.id) == JobStatus.FAILED)
@@ -75,12 +74,12 @@ def test_a_job_over_its_timeout_is_stopped_in_its_thread(ctx, sim, worker_settin
 
 def test_threads_of_two_processes_apply_each_order_once(ctx, sim, worker_settings) -> None:
     """Eight threads racing on three jobs per notification: one transition each."""
-    events = EventQueue(ctx.redis, ctx.settings)
+    events = NotificationEnqueuer(ctx.redis, ctx.settings)
     payloads = [notification_for(sim) for _ in range(20)]
     for payload in payloads:
         events.enqueue(payload, time.time())
         for _ in range(2):
-            enqueue_job(ctx.redis, build_job(payload, time.time(), ctx.settings))
+            enqueue(ctx.redis, reconcile_job(payload, time.time(), ctx.settings))
     worker = spawn_worker(worker_settings, "--processes", "2", "--threads", "4", "--burst")
     assert worker.wait(timeout=WAIT_S * 2) == 0
     store = OrderStore(ctx.redis)
