@@ -1,19 +1,22 @@
-"""Worker throughput: reconciles per second per worker process, next to RQ's own no-op job.
+"""Worker throughput: reconciles per second per worker process and thread count, next to RQ's own no-op job.
 
     python bench/worker.py            # 3 rounds, about 4 minutes
     python bench/worker.py --quick    # 1 round of smaller runs, about 40 s
+    python bench/worker.py --quick --processes 1 --threads 1,4,16,32   # threads per process
 
 Starts its own Redis (``EmbeddedRedis``: AOF, ``appendfsync always``) and the
 Stripay simulator (``python -m cli simulator``), both pinned to one core, and
 pre-creates completed orders in the simulator. Each run empties Redis,
-enqueues one notification per order with ``shared.notification_enqueuer.NotificationEnqueuer``
-(or as many no-op jobs, written alike), then runs
-``stripay-hooks worker --processes N --burst`` pinned to the other core until
-the queue is drained. Throughput is taken from the job hashes: jobs over the
-time from the first job's ``started_at`` to the last one's ``ended_at``, so
-the pool's start-up is left out. Prints tables and writes the figures to
-``bench/results/worker.json``; ``main(argv)`` returns them. See
-bench/README.md for what each figure means.
+enqueues one notification per order with the receiver's own enqueue (or as many
+no-op jobs, written alike), then runs ``stripay-hooks worker --processes N
+--threads K --burst`` pinned to the other core until the queue is drained. The
+no-op jobs run on RQ's own ``rq worker-pool`` of stock ``SimpleWorker``s (the
+service's workers run only the service's jobs): RQ's cost per job, the
+baseline. Throughput is taken from the job hashes: jobs over the time from
+the first job's ``started_at`` to the last one's ``ended_at``, so the pool's
+start-up is left out. Also the largest resident memory of one worker process.
+Prints tables and writes the figures to ``bench/results/worker.json``;
+``main(argv)`` returns them. See bench/README.md for what each figure means.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from bench._common import (  # noqa: E402
     percentile,
     pin,
     print_table,
+    spawn,
     reset_redis,
     service_env,
     start_worker_pool,
@@ -82,8 +86,9 @@ class Config:
 
     @property
     def name(self) -> str:
-        what = "RQ no-op job" if self.kind == "noop" else f"reconcile, API {self.latency_ms:g} ms"
-        return f"{what}, {self.processes} proc x {self.threads} thr"
+        if self.kind == "noop":
+            return f"RQ's own no-op job, rq worker-pool, {self.processes} proc"
+        return f"reconcile, API {self.latency_ms:g} ms, {self.processes} proc x {self.threads} thr"
 
 
 @dataclass
@@ -142,7 +147,7 @@ class Bench:
             self.redis.config_set("appendfsync", "always")
         return ids
 
-    def pool(self, processes: int, timeout_s: float, threads: int = 1) -> dict[str, Any]:
+    def pool(self, processes: int, timeout_s: float, threads: int = 1, stock_rq: bool = False) -> dict[str, Any]:
         """Run ``stripay-hooks worker --processes N --threads K --burst`` until it exits by itself; what it used
         (with the largest resident memory of one worker process, sampled every 0.1 s)."""
         metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")
@@ -151,8 +156,14 @@ class Bench:
         self.redis.config_resetstat()
         before = (children_cpu_seconds(), cpu_seconds(self.redis_pid), cpu_seconds(sim_pid),
                   core_busy_seconds(self.worker_cpu), time.monotonic())
-        proc = start_worker_pool(env, processes, self.worker_cpu, burst=True, metrics_port=free_port(),
-                                 threads=threads)
+        if stock_rq:
+            # RQ's own worker pool and SimpleWorker: the service's workers run only the service's jobs.
+            proc = spawn([sys.executable, "-m", "rq.cli", "worker-pool", "--burst", "-n", str(processes), "-w",
+                          "rq.worker.SimpleWorker", "-S", "json", "-P", ".", "-u", self.redis_url, "-q", "stripay"],
+                         self.worker_cpu, env=env, new_session=True)
+        else:
+            proc = start_worker_pool(env, processes, self.worker_cpu, burst=True, metrics_port=free_port(),
+                                     threads=threads)
         rss = RssSampler(proc.pid)
         try:
             proc.wait(timeout=timeout_s)
@@ -171,11 +182,11 @@ class Bench:
         return {"wall_s": wall_s, "workers_cpu_s": workers_s, "redis_cpu_s": redis_s, "simulator_cpu_s": sim_s,
                 "worker_core_busy_s": core_s, "calls": calls, "max_rss_mb": rss.max_mb}
 
-    def measure_startup(self, processes: int, threads: int) -> None:
+    def measure_startup(self, processes: int, threads: int, stock_rq: bool = False) -> None:
         """An empty queue: what starting and stopping a pool of ``processes`` costs (subtracted below)."""
         reset_redis(self.redis)
-        used = self.pool(processes, timeout_s=60, threads=threads)
-        self.baseline[(processes, threads)] = used
+        used = self.pool(processes, timeout_s=60, threads=threads, stock_rq=stock_rq)
+        self.baseline[(processes, 0 if stock_rq else threads)] = used
 
     def run(self, config: Config, jobs: int | None = None) -> dict[str, Any]:
         if jobs is None:
@@ -185,7 +196,8 @@ class Bench:
         self.sim.set_latency(ORDER_ENDPOINT, config.latency_ms / 1000)
         ids = self.fill(config.kind, jobs)
         expected_s = jobs * max(config.latency_ms / 1000, 0.005) / config.processes
-        used = self.pool(config.processes, timeout_s=expected_s + RUN_SLACK_S, threads=config.threads)
+        used = self.pool(config.processes, timeout_s=expected_s + RUN_SLACK_S, threads=config.threads,
+                         stock_rq=config.kind == "noop")
         return self._figures(config, ids, used)
 
     def _figures(self, config: Config, ids: list[str], used: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +218,7 @@ class Bench:
         span_s = last_end - first_start
         durations = sorted(e - s for s, e, _ in done)
         per_worker = sorted(Counter(w for _, _, w in done).values(), reverse=True)
-        base = self.baseline.get((config.processes, config.threads), {})
+        base = self.baseline.get((config.processes, 0 if config.kind == "noop" else config.threads), {})
         worker_cpu_s = max(0.0, used["workers_cpu_s"] - base.get("workers_cpu_s", 0.0))
         calls = Counter(used["calls"])
         calls.subtract(base.get("calls", {}))
@@ -289,8 +301,9 @@ def _when(value: object) -> float:
 
 def _configs(options: Options) -> list[Config]:
     """Each process and thread count's no-op and reconcile runs back to back, so a burst of noise hits both."""
-    return [c for n in options.processes for k in options.threads
-            for c in [Config("noop", 0.0, n, k), *(Config("reconcile", lat, n, k) for lat in options.latencies_ms)]]
+    return [c for n in options.processes
+            for c in [Config("noop", 0.0, n, 1),
+                      *(Config("reconcile", lat, n, k) for k in options.threads for lat in options.latencies_ms)]]
 
 
 def _summary(runs: dict[Config, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -317,7 +330,7 @@ def _ratios(runs: dict[Config, list[dict[str, Any]]], options: Options) -> dict[
     ratios = {}
     for n in options.processes:
         for k in options.threads:
-            noop = runs.get(Config("noop", 0.0, n, k), [])
+            noop = runs.get(Config("noop", 0.0, n, 1), [])
             fast = runs.get(Config("reconcile", 0.0, n, k), [])
             tag = f"{n}proc" if k == 1 else f"{n}proc_{k}thr"
             if noop and fast:
@@ -369,12 +382,13 @@ def _run(options: Options) -> dict[str, Any]:
         # Warm up (byte-code caches, the simulator's first requests), then what a pool's start and stop cost.
         bench.run(Config("reconcile", 0.0, 1), jobs=min(options.jobs, 200))
         for n in options.processes:
+            bench.measure_startup(n, 1, stock_rq=True)
             for k in options.threads:
                 bench.measure_startup(n, k)
         results["pool_startup"] = {
             f"{n}x{k}": {"wall_s": round(b["wall_s"], 3), "workers_cpu_s": round(b["workers_cpu_s"], 3),
                      "redis_commands": sum(b["calls"].values())}
-            for (n, k), b in bench.baseline.items()}
+            for (n, k), b in bench.baseline.items() if k}
         runs: dict[Config, list[dict[str, Any]]] = {c: [] for c in configs}
         for round_no in range(options.rounds):
             for config in configs:
@@ -440,13 +454,13 @@ def _print(results: dict[str, Any]) -> None:
                 ("run", "jobs/s", "per process", "in job ms p50", "outside job ms/job", "worker CPU us/job",
                  "Redis cmds/job", "simulator CPU us/job", "RSS MB/process", "others on its core"), rows)
     ratios = results["ratios"]
-    counts = [k.rsplit("_", 1)[-1] for k in ratios if k.startswith("reconcile_0ms_vs_noop_")]
-    print_table("Reconcile at 0 ms API latency against RQ's no-op job (medians of per-round ratios)",
-                ("processes", "jobs/s ratio", "CPU/job: no-op over reconcile"),
+    counts = [k.removeprefix("reconcile_0ms_vs_noop_") for k in ratios if k.startswith("reconcile_0ms_vs_noop_")]
+    print_table("Reconcile at 0 ms API latency against RQ's own no-op job (medians of per-round ratios)",
+                ("processes (x threads)", "jobs/s ratio", "CPU/job: no-op over reconcile"),
                 [(c, ratios[f"reconcile_0ms_vs_noop_{c}"], ratios[f"cpu_per_job_noop_over_reconcile_{c}"])
                  for c in counts])
     scaling = results["scaling"]
-    counts = sorted({n for v in scaling.values() for n in v}, key=int)
+    counts = sorted({n for v in scaling.values() for n in v}, key=lambda n: tuple(int(p) for p in n.split("x")))
     print_table("Scaling: total jobs/s over jobs/s with the fewest processes", ("run", *counts),
                 [(k, *(v.get(n, float("nan")) for n in counts)) for k, v in scaling.items()])
     top = next((s for s in results["runs"] if s["kind"] == "reconcile" and s["latency_ms"] == 0), None)
@@ -508,8 +522,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the bench, print the tables, write the JSON (unless ``--output -``) and return the figures."""
     options = _parse(sys.argv[1:] if argv is None else argv)
     results = _run(options)
-    _print(results)
     write_results(results, options.output)
+    _print(results)
     return results
 
 

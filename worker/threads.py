@@ -74,7 +74,8 @@ class ThreadWorker(StripayWorker):
     def run(self, burst: bool) -> None:
         """The thread's loop: take a job, run it, until a stop is requested (or, in burst mode,
         the queue is empty). Redis errors are waited out; the lease of a job in hand runs out."""
-        self.bootstrap(logging_level="INFO")
+        # RQ's own lines per job (taken, OK, result kept) at WARNING: each job logs one summary line of its own.
+        self.bootstrap(logging_level="WARNING")
         self.set_state(WorkerStatus.IDLE)
         backoff_s = 1.0
         try:
@@ -85,8 +86,7 @@ class ThreadWorker(StripayWorker):
                         if burst:
                             break
                         continue
-                    self.execute_job(*taken)
-                    self.heartbeat()
+                    self.execute_job(*taken)  # its start renewed the worker's key; _take renews it again
                     backoff_s = 1.0
                 except redis.exceptions.RedisError as err:
                     log.warning("worker_thread_redis_error", worker=self.name, error=type(err).__name__)
