@@ -10,6 +10,33 @@ from typing import Any
 # Fields compared between a notification and the API's order; a difference is a mismatch.
 COMPARED_FIELDS = ("status", "amount", "currency", "merchantOrderId")
 
+# An order's life at Stripay: paid or declined, then refunded or disputed, and a dispute is
+# won (completed again) or lost (refunded). Refunded and rejected are final.
+NEXT_STATUSES = {
+    "pending": ("completed", "rejected"),
+    "completed": ("refunded", "disputed"),
+    "disputed": ("completed", "refunded"),
+    "refunded": (),
+    "rejected": (),
+}
+
+
+def may_lead_to(earlier: object, later: str) -> bool:
+    """Whether an order in status ``earlier`` can reach ``later`` by one or more changes: a
+    notification claiming ``earlier`` at the same ``updatedAt`` as an API answer in ``later``
+    can be a genuine earlier change of that second."""
+    seen: set[str] = set()
+    frontier = [earlier] if isinstance(earlier, str) else []
+    while frontier:
+        status = frontier.pop()
+        for following in NEXT_STATUSES.get(status, ()):
+            if following == later:
+                return True
+            if following not in seen:
+                seen.add(following)
+                frontier.append(following)
+    return False
+
 
 class OrderFormatError(ValueError):
     """An order object that cannot be read; ``str(err)`` says what is wrong."""

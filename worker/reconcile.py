@@ -11,7 +11,7 @@ from shared import metrics
 from shared.jobs import recheck_job, schedule
 from shared.logging import get_logger
 from shared.notification import order_id_of
-from shared.order import OrderFormatError, parse_timestamp_ms
+from shared.order import OrderFormatError, may_lead_to, parse_timestamp_ms
 from shared.order_apply import apply_verified
 from shared.order_store import ApplyResult, transition_id
 from worker.context import WorkerContext
@@ -114,19 +114,23 @@ def reconcile(
 
     # Behind: older than the notification and not yet in the notified status.
     api_behind = notified_ms is not None and order.updated_ms < notified_ms and order.status != payload.get("status")
-    # Same second, another status: either the API has not caught up with the notified change yet,
-    # or the order changed again within that second. Rechecked like "behind" (unless the store has
-    # applied the notified state already: then the order has moved on), but never failed for it.
+    # Same second, another status. If the notified status can lead to the API's, the order changed
+    # again within that second: not a mismatch, and the store has the API's newer state. If not,
+    # the notification claims a state the API does not show at that second: counted as a mismatch
+    # (a forgery, or an API that has not caught up yet), and rechecked (unless the store has applied
+    # that state already), but never failed for it.
     same_second = notified_ms is not None and order.updated_ms == notified_ms and order.status != payload.get("status")
-    recheck_same_second = (same_second and recheck_attempt < len(ctx.settings.recheck_s) and ctx.store.history_entry(
-        order_id, transition_id(order_id, order.updated_ms, payload.get("status"))) is None)
+    moved_on = same_second and may_lead_to(payload.get("status"), order.status)
+    recheck_same_second = (same_second and not moved_on and recheck_attempt < len(ctx.settings.recheck_s)
+                           and ctx.store.history_entry(
+                               order_id, transition_id(order_id, order.updated_ms, payload.get("status"))) is None)
     # A notification older than the API's order (a retry, a late or replayed delivery)
     # is expected to differ; one that claims the API's version or a newer one must not.
     api_newer = notified_ms is not None and order.updated_ms > notified_ms
     differences = order.differences(payload) if source in ("notify", "poll") else []
-    if same_second:
+    if moved_on:
         differences = [name for name in differences if name != "status"]
-    if differences and not api_behind and not api_newer:
+    if differences and not api_behind and not api_newer and not (same_second and recheck_attempt > 0):
         metrics.reconcile_total.labels(outcome="mismatch").inc()
         bound.warning("notification_mismatch", fields=differences, api_status=order.status)
 

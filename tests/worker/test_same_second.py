@@ -177,16 +177,34 @@ def test_a_notification_whose_same_second_state_was_applied_is_not_rechecked(ctx
     assert scheduled_ids(ctx.redis) == []
 
 
-def test_a_notification_the_api_shows_in_another_status_at_its_second_is_rechecked_not_failed(ctx, sim) -> None:
+MISMATCHES = [("stripay_reconcile_total", {"outcome": "mismatch"})]
+
+
+def test_an_earlier_change_of_the_apis_second_is_neither_a_mismatch_nor_rechecked(ctx, sim) -> None:
     sim.set_updated_at_mode("same")
     order = sim.create_order()
     completed = sim.set_status(order["id"], "completed")
     sim.set_status(order["id"], "refunded")
-    first = reconcile(ctx, notification(completed), 0.0)
-    assert (first["outcome"], len(scheduled_ids(ctx.redis))) == ("applied", 1)
-    run_jobs(ctx.redis)  # every recheck shows refunded: they end, nothing fails
-    assert failed_ids(ctx.redis) == []
+    before = samples(*MISMATCHES)
+    first = reconcile(ctx, notification(completed), 0.0)  # completed can lead to refunded: it moved on
+    assert (first["outcome"], scheduled_ids(ctx.redis)) == ("applied", [])
+    assert changes(before, samples(*MISMATCHES)) == [0]
     assert statuses(ctx, order["id"]) == ["refunded"]
+
+
+def test_a_claim_the_apis_status_cannot_follow_is_a_mismatch_rechecked_but_never_failed(ctx, sim) -> None:
+    """Refunded at the second the API shows completed: a forgery, or an API that has not caught
+    up yet (refunded cannot lead back to completed). Counted once, rechecked, not failed."""
+    sim.set_updated_at_mode("same")
+    order = sim.create_order()
+    completed = sim.set_status(order["id"], "completed")
+    before = samples(*MISMATCHES)
+    result = reconcile(ctx, notification({**completed, "status": "refunded"}), 0.0)
+    assert (result["status"], len(scheduled_ids(ctx.redis))) == ("completed", 1)
+    run_jobs(ctx.redis)
+    assert failed_ids(ctx.redis) == []
+    assert changes(before, samples(*MISMATCHES)) == [1]
+    assert statuses(ctx, order["id"]) == ["completed"]
 
 
 def test_sweep_finds_an_order_stored_at_the_same_second_in_another_status(ctx, sim) -> None:
