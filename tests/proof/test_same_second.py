@@ -13,7 +13,7 @@ replay would), and the API answers after 20 ms, so reads of one order overlap.
 
 Every order must end refunded at its one ``updatedAt``, the history and the
 transitions stream must only move forwards (completed before refunded, never back),
-and no job may fail. Nothing is recovered by the test: the workers do it all.
+no job may fail, and no notification may count as a mismatch (each is Stripay's own). Nothing is recovered by the test: the workers do it all.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from shared.jobs import enqueue, reconcile_job
-from tests.proof.harness import Stack, periodic
+from tests.proof.harness import Stack, periodic, scrape
 from tests.proof.order_checks import failed_jobs, history, published, store_matches, summary, wait_applied
 
 ORDERS_PER_GROUP = 20
@@ -96,6 +96,10 @@ def test_same_second_pairs_are_both_kept_in_order_with_workers_racing(log_dir: P
         for order_id in groups["stored_first"]:
             assert history(stack, order_id) == list(PAIR)
         assert failed_jobs(stack.redis) == []
+        outcomes = [scrape(pool.metrics_url, "stripay_reconcile_total", "outcome") or {} for pool in stack.pools]
+        mismatches = sum(found.get("mismatch", 0.0) for found in outcomes)
+        assert sum(found.get("applied", 0.0) for found in outcomes) >= len(every_order), outcomes  # read them
+        assert mismatches == 0, "a genuine change of the same second was counted as a mismatch"
         both_kept = sum(history(stack, order_id) == list(PAIR) for order_id in every_order)
         summary("same second", started, orders=len(every_order), pairs=len(every_order), both_kept=both_kept,
-                extra_jobs=extra, workers=2, settled_s=recovery_s)
+                extra_jobs=extra, workers=2, mismatches=int(mismatches), settled_s=recovery_s)
