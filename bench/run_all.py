@@ -55,15 +55,16 @@ def _receiver_summary(r: dict[str, Any]) -> dict[str, Any]:
 def _worker_summary(r: dict[str, Any]) -> dict[str, Any]:
     per_process = {s["name"]: s["median"]["jobs_per_s_per_process"] for s in r["runs"]}
     one = min(s["processes"] for s in r["runs"])
-    figures = {f"{s['kind']}_{s['latency_ms']:g}ms_{s['processes']}proc": s["median"] for s in r["runs"]}
+    figures = {f"{s['kind']}_{s['latency_ms']:g}ms_{s['processes']}proc_{s.get('threads', 1)}thr": s["median"]
+               for s in r["runs"]}
     return {
         "jobs_per_s_per_process": per_process,
         "ratios_vs_noop": r["ratios"],
         "scaling": r["scaling"],
         "redis_commands_per_job": {k: v["redis_commands_per_job"] for k, v in figures.items()
-                                   if k.endswith(f"_{one}proc")},
+                                   if f"_{one}proc_" in k},
         "worker_cpu_us_per_job": {k: v["worker_cpu_us_per_job"] for k, v in figures.items()
-                                  if k.endswith(f"_{one}proc")},
+                                  if f"_{one}proc_" in k},
     }
 
 

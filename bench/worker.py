@@ -499,8 +499,8 @@ def _parse(argv: Sequence[str]) -> Options:
                         help="jobs per worker process in runs with API latency, default 60")
     parser.add_argument("--processes", default="1,2,4", help="worker process counts, default 1,2,4")
     parser.add_argument("--latency-ms", default="0,50", help="injected /v1/order latencies, default 0,50")
-    parser.add_argument("--threads", default="1", help="jobs at once per process (`--threads`), e.g. 1,4,16,32; "
-                        "default 1")
+    parser.add_argument("--threads", default="1,16", help="jobs at once per process (`--threads`), e.g. 1,4,16,32; "
+                        "default 1,16")
     parser.add_argument("--output", default=str(RESULTS), help="JSON file, '-' for none")
     args = parser.parse_args(list(argv))
     defaults = (1, 250, 25) if args.quick else (3, 500, 60)
