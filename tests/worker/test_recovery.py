@@ -248,3 +248,33 @@ def test_a_new_worker_runs_a_killed_workers_job_with_no_further_traffic(ctx, sim
         second.wait(timeout=WAIT_S)
     assert store.get(payload["id"]).status == "completed"
     assert Job.fetch(job_id, connection=ctx.redis, serializer=JSONSerializer).retries_left == retries
+
+
+def test_a_job_outliving_its_first_lease_on_a_live_worker_is_not_started_again(ctx, sim, worker_settings) -> None:
+    """Real process: a job waiting on the API longer than a lease, past the moment the worker's
+    recovery pass judges leases; its lease is renewed, so it is neither handed back nor run twice."""
+    from dataclasses import replace
+
+    from tests.worker.test_faults import WAIT_S, notification_for, wait_running, wait_until
+
+    settings = replace(worker_settings, api_timeout_s=30.0)
+    payload = notification_for(sim)
+    sim.set_fault("/v1/order", latency_s=LEASE_S + 12)
+    job_id = NotificationEnqueuer(ctx.redis, ctx.settings).enqueue(payload, time.time()).job_id
+    worker = spawn_worker(settings, "--threads", "2")
+    try:
+        wait_running(ctx.redis, job_id)
+        started_at = time.monotonic()
+        # Past the first lease and the worker's wait before judging leases, the other thread idle.
+        wait_until(lambda: time.monotonic() - started_at > LEASE_S + 4, timeout_s=WAIT_S)
+        (entry, until), = ctx.redis.zrange(RQ_STARTED_KEY, 0, -1, withscores=True)
+        assert entry.decode().startswith(job_id + ":") and until > time.time()
+        assert ctx.redis.llen(RQ_QUEUE_KEY) == 0
+        assert _status(ctx.redis, Job(job_id, connection=ctx.redis)) == JobStatus.STARTED
+        wait_until(lambda: _status(ctx.redis, Job(job_id, connection=ctx.redis)) == JobStatus.FINISHED,
+                   timeout_s=WAIT_S)
+    finally:
+        sim.clear_faults()
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=WAIT_S)
+    assert OrderStore(ctx.redis).get(payload["id"]).history[-1]["to"] == "completed"
