@@ -4,6 +4,8 @@
 -- overwrites the stored state; an equal updatedAt with another status is applied only when its
 -- API read began after the stored state's read had ended, and is otherwise a 'tie' (read again).
 -- The delivery job's fields come from shared/jobs.py (delivery_job_fields).
+-- When a cache key is given, the API's answer is also written to the answer cache (shared/keys.py
+-- api_cache_key; read by worker/fetch.py) whatever the outcome, in the same round trip.
 local order_key = KEYS[1]         -- stripay:order:<id>; hash of the current state
 local history_key = KEYS[2]       -- stripay:history:<id>; list of transitions (JSON)
 local transitions_key = KEYS[3]   -- stripay:transitions stream
@@ -11,6 +13,7 @@ local job_key = KEYS[4]           -- rq:job:<job id> of the delivery job ("-" wh
 local queue_key = KEYS[5]         -- rq:queue:stripay
 local queues_set = KEYS[6]        -- rq:queues
 local fetch_seq_key = KEYS[7]     -- stripay:fetchseq:<id>; numbers the API reads of the order
+local cache_key = KEYS[8]         -- stripay:apicache:<merchant>:<id>, the answer cache ("-" when none)
 local updated_ms = ARGV[1]        -- the candidate's updatedAt in epoch milliseconds
 local status = ARGV[2]
 local state_json = ARGV[3]        -- the API's order as JSON
@@ -22,8 +25,16 @@ local updated_at = ARGV[8]        -- the candidate's updatedAt as Stripay wrote 
 local transitions_max_len = ARGV[9]
 local merchant = ARGV[10]         -- the candidate's merchantId, '' when the API gave none
 local fetch_seq = tonumber(ARGV[11])  -- the number of the read that gave the candidate; nil when unknown
-local job_id = ARGV[12]           -- delivery job id, '' for none; its hash fields are ARGV[13..]
-local job_fields_from = 13
+local fetch_seq_text = ARGV[11]   -- the same number as sent, for the answer cache entry
+local cache_ttl_ms = ARGV[12]     -- how long the answer cache entry lives, in milliseconds
+local job_id = ARGV[13]           -- delivery job id, '' for none; its hash fields are ARGV[14..]
+local job_fields_from = 14
+
+-- The answer cache entry, written before any outcome returns (also stale, tie, foreign), as
+-- worker/fetch.py reads it: {"order": <the API's order>, "seq": <the number of its read>}.
+if cache_key ~= '-' and fetch_seq then
+  redis.call('SET', cache_key, '{"order":' .. state_json .. ',"seq":' .. fetch_seq_text .. '}', 'PX', cache_ttl_ms)
+end
 
 local new_ms = tonumber(updated_ms)
 local current = redis.call('HMGET', order_key, 'updated_ms', 'status', 'merchant_id', 'fetch_done')

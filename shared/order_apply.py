@@ -19,7 +19,7 @@ from typing import Any
 from shared import metrics
 from shared.jobs import delivery_job_fields, enqueue_reconcile, enqueue_reconcile_async
 from shared.order import Order
-from shared.order_store import ApplyResult, AsyncOrderStore, OrderStore, event_id_for
+from shared.order_store import AnswerCache, ApplyResult, AsyncOrderStore, OrderStore, event_id_for
 from shared.settings import Settings
 
 # ``source`` is what brought the state, recorded as it is in the history: "notify" (a
@@ -50,10 +50,11 @@ def tie_reconcile_payload(order: Order) -> dict[str, Any]:
 
 
 def apply_verified(store: OrderStore, settings: Settings, order: Order, source: str,
-                   received_at: float, fetch_seq: int | None = None) -> ApplyResult:
+                   received_at: float, fetch_seq: int | None = None, cache: AnswerCache | None = None) -> ApplyResult:
     """Store ``order`` forwards-only, with its history entry and delivery job; ``fetch_seq``
-    is the number of the read that gave ``order`` (:meth:`OrderStore.begin_fetch`)."""
-    result = store.apply(order, source, delivery_job(settings, order), fetch_seq)
+    is the number of the read that gave ``order`` (:meth:`OrderStore.begin_fetch`); ``cache``
+    is where the same script call writes the answer cache entry (:meth:`OrderStore.apply`)."""
+    result = store.apply(order, source, delivery_job(settings, order), fetch_seq, cache)
     if result.outcome == "tie" and fetch_seq is None:
         enqueue_reconcile(store.client, settings, tie_reconcile_payload(order), source, received_at=received_at)
     return _count(result, order, received_at)

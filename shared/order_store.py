@@ -99,14 +99,23 @@ def utc_now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@dataclass(frozen=True)
+class AnswerCache:
+    """Where the apply script also writes the API's answer (``{"order": ..., "seq": ...}``), and for how long."""
+
+    key: str
+    ttl_ms: int
+
+
 def apply_call(
-    order: Order, source: str, delivery_job: tuple[str, str, list[Any]] | None, fetch_seq: int | None = None
+    order: Order, source: str, delivery_job: tuple[str, str, list[Any]] | None, fetch_seq: int | None = None,
+    cache: AnswerCache | None = None,
 ) -> tuple[list[str], list[Any]]:
     """KEYS and ARGV of :data:`APPLY_SCRIPT` for storing ``order`` (read by read number ``fetch_seq``)."""
     job_key, job_id, job_fields = delivery_job if delivery_job else ("", "", [])
     merchant = order.fields.get("merchantId")
     keys = [order_key(order.id), history_key(order.id), TRANSITIONS_STREAM, job_key or "-", RQ_QUEUE_KEY,
-            RQ_QUEUES_SET, fetch_seq_key(order.id)]
+            RQ_QUEUES_SET, fetch_seq_key(order.id), cache.key if cache else "-"]
     args = [
         order.updated_ms,
         order.status,
@@ -119,6 +128,7 @@ def apply_call(
         TRANSITIONS_MAX_LEN,
         "" if merchant is None else js_string(merchant),
         "" if fetch_seq is None else fetch_seq,
+        cache.ttl_ms if cache else 0,
         job_id,
         *job_fields,
     ]
@@ -154,6 +164,7 @@ class OrderStore:
         source: str,
         delivery_job: tuple[str, str, list[Any]] | None = None,
         fetch_seq: int | None = None,
+        cache: AnswerCache | None = None,
     ) -> ApplyResult:
         """Store ``order`` if it is newer than the stored state.
 
@@ -161,17 +172,28 @@ class OrderStore:
         written with the transition, for downstream deliveries. ``fetch_seq``
         is the number :meth:`begin_fetch` gave the API read that produced
         ``order``; without it a same-second tie is never resolved here (``tie``).
+        With ``cache`` (and ``fetch_seq``) the script also writes the answer
+        cache entry, whatever the outcome, in the same round trip.
         """
-        keys, args = apply_call(order, source, delivery_job, fetch_seq)
+        keys, args = apply_call(order, source, delivery_job, fetch_seq, cache)
         return apply_result(self._apply(keys=keys, args=args), order)
 
     def begin_fetch(self, order_id: int) -> int:
         """Number the API read of ``order_id`` about to begin (call it before sending the request)."""
-        with self._client.pipeline(transaction=True) as pipe:
+        return self.read_cache_and_begin_fetch(order_id, None)[1]
+
+    def read_cache_and_begin_fetch(self, order_id: int, cache_key: str | None) -> tuple[bytes | None, int]:
+        """The answer cache entry at ``cache_key`` (None without a key) and :meth:`begin_fetch`'s
+        number, in one round trip. The number is taken whether or not the cached entry is then used:
+        a number no read uses only makes a tie more likely, never orders two answers wrongly. No
+        MULTI: a counter left without its expiry by a lost connection only lives longer."""
+        with self._client.pipeline(transaction=False) as pipe:
+            if cache_key is not None:
+                pipe.get(cache_key)
             pipe.incr(fetch_seq_key(order_id))
             pipe.expire(fetch_seq_key(order_id), FETCH_SEQ_TTL_S)
-            seq, _ = pipe.execute()
-        return int(seq)
+            replies = pipe.execute()
+        return (replies[0] if cache_key is not None else None), int(replies[-2])
 
     def get(self, order_id: int) -> StoredOrder | None:
         with self._client.pipeline(transaction=True) as pipe:

@@ -5,7 +5,11 @@ before the request is sent; the order store uses the number to order two
 answers that carry the same ``updatedAt`` (see :mod:`shared.order_store`).
 
 The answer cache (``stripay:apicache:<merchant>:<id>``, ``STRIPAY_COALESCE_S``)
-lets the jobs of duplicate notifications share one API call. A cached answer
+lets the jobs of duplicate notifications share one API call. It is read in the
+same round trip that numbers the read, and written by the apply script
+(:class:`shared.order_store.AnswerCache`) in the round trip that applies the
+answer, whatever the outcome; an answer refused before the apply is written by
+:func:`cache_answer`. A cached answer
 stands in for a read only when it is surely at least as new as the
 notification: a later ``updatedAt``, or the same ``updatedAt`` and the same
 status. At the same ``updatedAt`` with another status it may be the earlier of
@@ -22,6 +26,7 @@ from typing import Any
 from shared.jsvalue import js_string
 from shared.keys import api_cache_key
 from shared.order import Order, OrderFormatError
+from shared.order_store import AnswerCache
 from worker.context import WorkerContext
 
 
@@ -34,6 +39,7 @@ class FetchedOrder:
     order: Order
     seq: int  # the number of the API read that gave this answer
     coalesced: bool  # taken from the cache of another job's read
+    cache: AnswerCache | None = None  # where to cache this answer (None when it came from the cache)
 
 
 def merchant_of(payload: Mapping[str, Any]) -> str | None:
@@ -65,17 +71,22 @@ def fetch_order(ctx: WorkerContext, order_id: int, notified_ms: int | None, noti
                 merchant: str | None = None, use_cache: bool = True) -> FetchedOrder:
     """The API's order, read with ``merchant``'s key (or taken from the cache, see the module docstring)."""
     cache_key = api_cache_key(order_id, merchant)
-    if use_cache:
-        cached = _cached(ctx.redis.get(cache_key))
-        if cached is not None and cache_stands_in(cached[0], notified_ms, notified_status):
-            return FetchedOrder(cached[0], cached[1], True)
-    seq = ctx.store.begin_fetch(order_id)
+    # One round trip: the cache entry, and the read's number (taken before the request is sent).
+    raw, seq = ctx.store.read_cache_and_begin_fetch(order_id, cache_key if use_cache else None)
+    cached = _cached(raw)
+    if cached is not None and cache_stands_in(cached[0], notified_ms, notified_status):
+        return FetchedOrder(cached[0], cached[1], True)
     order = ctx.stripay.order(ctx.settings.api_key_for(merchant), order_id=order_id)
     if order.id != order_id:
         raise ReconcileFailed(f"Stripay answered order {order.id} when asked for order {order_id}")
-    entry = json.dumps({"order": dict(order.fields), "seq": seq})
-    ctx.redis.set(cache_key, entry, px=max(1, int(ctx.settings.coalesce_s * 1000)))
-    return FetchedOrder(order, seq, False)
+    return FetchedOrder(order, seq, False, AnswerCache(cache_key, max(1, int(ctx.settings.coalesce_s * 1000))))
+
+
+def cache_answer(ctx: WorkerContext, fetched: FetchedOrder) -> None:
+    """Write the answer cache entry of an answer that is not applied (the apply script writes it otherwise)."""
+    if fetched.cache is not None:
+        entry = json.dumps({"order": dict(fetched.order.fields), "seq": fetched.seq})
+        ctx.redis.set(fetched.cache.key, entry, px=fetched.cache.ttl_ms)
 
 
 def check_merchant(order: Order, merchant: str | None) -> None:

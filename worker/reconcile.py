@@ -16,7 +16,7 @@ from shared.order_apply import apply_verified
 from shared.order_store import ApplyResult, transition_id
 from worker.context import WorkerContext
 from shared.stripay_client import OrderNotFound
-from worker.fetch import FetchedOrder, ReconcileFailed, check_merchant, fetch_order, merchant_of
+from worker.fetch import FetchedOrder, ReconcileFailed, cache_answer, check_merchant, fetch_order, merchant_of
 
 log = get_logger("worker.reconcile")
 
@@ -51,8 +51,13 @@ def read_and_apply(ctx: WorkerContext, order_id: int, payload: Mapping[str, Any]
     use_cache = True
     for _ in range(MAX_TIE_READS):
         fetched = fetch_order(ctx, order_id, notified_ms, payload.get("status"), merchant, use_cache)
-        check_merchant(fetched.order, merchant)
-        result = apply_verified(ctx.store, ctx.settings, fetched.order, source, received_at, fetched.seq)
+        try:
+            check_merchant(fetched.order, merchant)
+        except ReconcileFailed:
+            cache_answer(ctx, fetched)  # a refused answer is cached like any other
+            raise
+        result = apply_verified(ctx.store, ctx.settings, fetched.order, source, received_at, fetched.seq,
+                                fetched.cache)
         if result.outcome == "foreign":
             raise ReconcileFailed(
                 f"order {order_id} is stored for another merchant than Stripay's answer names "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from shared.keys import api_cache_key
 from shared.settings import Settings
 from tests.support.merchants import KEY_B, MERCHANT_A, MERCHANT_B, MERCHANTS
 from tests.support.payloads import MERCHANT_KEY, signed
@@ -89,6 +91,17 @@ def test_an_api_answer_naming_another_merchant_than_the_notification_is_refused(
         with pytest.raises(Exception, match="belongs to merchant 1"):
             reconcile(fallback, notification({**a, "merchantId": 9}, MERCHANT_KEY), 0.0)
         assert fallback.store.get(a["id"]) is None
+
+
+def test_a_refused_answer_is_cached_like_any_other(mctx, msim) -> None:
+    """The answer cache is written with the apply; an answer refused before it is cached too."""
+    settings = replace(mctx.settings, merchant_keys=(MERCHANT_KEY,))
+    a = msim.create_order(status="completed")
+    with worker_context(settings) as fallback:
+        with pytest.raises(Exception, match="belongs to merchant 1"):
+            reconcile(fallback, notification({**a, "merchantId": 9}, MERCHANT_KEY), 0.0)
+        cached = fallback.redis.get(api_cache_key(a["id"], "9"))
+        assert cached is not None and json.loads(cached)["order"]["merchantId"] == MERCHANT_A
 
 
 def test_rotation_reads_with_the_merchants_first_key(mctx, msim) -> None:

@@ -18,7 +18,7 @@ from tests.support.payloads import signed
 from tests.support.worker import failed_ids, run_jobs, scheduled_ids, worker_context
 from tests.worker.test_reconcile import enqueue, transitions
 from worker.context import WorkerContext
-from worker.fetch import fetch_order
+from worker.fetch import fetch_order, merchant_of
 from worker.reconcile import reconcile
 from worker.sweep import sweep
 
@@ -68,13 +68,14 @@ def test_a_cached_answer_with_another_status_at_the_same_second_does_not_stand_i
         completed = sim.set_status(order["id"], "completed")
         reconcile(long_cache, notification(completed), 0.0)  # its answer is cached for an hour
         refunded = sim.set_status(order["id"], "refunded")
+        merchant = merchant_of(notification(refunded))  # the cache entries are the merchant's
         fetched = fetch_order(long_cache, order["id"], completed and long_cache.store.get(order["id"]).updated_ms,
-                              "refunded")
+                              "refunded", merchant)
         assert (fetched.coalesced, fetched.order.status) == (False, "refunded")
-        reconcile(long_cache, notification(refunded), 0.0)
+        reconcile(long_cache, notification(refunded), 0.0)  # its answer is cached with its apply
         assert long_cache.store.get(order["id"]).status == "refunded"
         # The same status at the same second may still share the cached answer.
-        again = fetch_order(long_cache, order["id"], fetched.order.updated_ms, "refunded")
+        again = fetch_order(long_cache, order["id"], fetched.order.updated_ms, "refunded", merchant)
         assert again.coalesced
 
 
