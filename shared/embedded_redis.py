@@ -45,6 +45,55 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_server(binary: str, listen_args: list[str], data_dir: str, ready: redis.Redis,
+                 timeout_s: float) -> subprocess.Popen[bytes]:
+    """Start ``binary`` on 127.0.0.1 with ``listen_args`` (ports, TLS files) and the settings
+    every redis-server of this project runs with, and wait until ``ready`` (closed here) answers."""
+    log_path = Path(data_dir) / "redis.log"
+    args = [
+        binary,
+        *listen_args,
+        "--bind", "127.0.0.1",
+        "--dir", data_dir,
+        "--appendonly", "yes",
+        "--appendfsync", "always",
+        "--save", "",
+        "--maxmemory-policy", "noeviction",
+        "--hash-max-listpack-value", "1024",  # RQ job hashes stay compact (half the memory)
+        "--daemonize", "no",
+        "--protected-mode", "no",
+        "--logfile", str(log_path),
+    ]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                if ready.ping():
+                    return process
+            except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
+                pass
+            if process.poll() is not None:
+                raise EmbeddedRedisError(f"redis-server exited with {process.returncode}, see {log_path}")
+            if time.monotonic() > deadline:
+                raise EmbeddedRedisError(f"redis-server did not answer ({' '.join(listen_args[:4])})")
+            time.sleep(0.02)
+    finally:
+        ready.close()
+
+
+def stop_server(process: subprocess.Popen[bytes] | None, kill: bool = False) -> None:
+    """SIGTERM (or SIGKILL: no shutdown save, AOF only) ``process`` and wait for it."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class EmbeddedRedis:
     """One redis-server child process on 127.0.0.1; restartable on the same port and data."""
 
@@ -60,51 +109,12 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0) -> None:
-        args = [
-            self.binary,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", self.data_dir,
-            "--appendonly", "yes",
-            "--appendfsync", "always",
-            "--save", "",
-            "--maxmemory-policy", "noeviction",
-            "--hash-max-listpack-value", "1024",  # RQ job hashes stay compact (half the memory)
-            "--daemonize", "no",
-            "--protected-mode", "no",
-            "--logfile", str(Path(self.data_dir) / "redis.log"),
-        ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return
-                except redis.exceptions.BusyLoadingError:
-                    pass
-                except redis.exceptions.ConnectionError:
-                    pass
-                if self.process.poll() is not None:
-                    raise EmbeddedRedisError(f"redis-server exited with {self.process.returncode}")
-                if time.monotonic() > deadline:
-                    raise EmbeddedRedisError(f"redis-server did not answer on port {self.port}")
-                time.sleep(0.02)
-        finally:
-            client.close()
+        ready = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        self.process = start_server(self.binary, ["--port", str(self.port)], self.data_dir, ready, timeout_s)
 
     def stop(self, kill: bool = False) -> None:
         """Stop the server; ``kill=True`` is a SIGKILL (no shutdown save, AOF only)."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_server(self.process, kill)
         self.process = None
 
     def restart(self, kill: bool = True) -> None:

@@ -14,17 +14,15 @@ of :mod:`shared.embedded_redis` is built without it.
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 import redis
 import trustme
 
-from shared.embedded_redis import EmbeddedRedisError, free_port
+from shared.embedded_redis import EmbeddedRedisError, free_port, start_server, stop_server
 
 SERVER_NAME = "localhost"  # the only name in the server's certificate
 
@@ -75,54 +73,19 @@ class TlsRedis:
         return f"redis://127.0.0.1:{self.plain_port}/0"
 
     def start(self, timeout_s: float = 10.0) -> None:
-        args = [
-            self.binary,
+        listen_args = [
             "--port", str(self.plain_port),
             "--tls-port", str(self.port),
-            "--bind", "127.0.0.1",
             "--tls-cert-file", str(self.path("server.pem")),
             "--tls-key-file", str(self.path("server.key")),
             "--tls-ca-cert-file", str(self.path("ca.pem")),
             "--tls-auth-clients", "yes",
-            "--dir", str(self.dir),
-            "--appendonly", "yes",
-            "--appendfsync", "always",
-            "--save", "",
-            "--maxmemory-policy", "noeviction",
-            "--hash-max-listpack-value", "1024",  # as shared/embedded_redis.py
-            "--daemonize", "no",
-            "--protected-mode", "no",
-            "--logfile", str(self.path("redis.log")),
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        client = redis.Redis.from_url(self.url(), socket_connect_timeout=0.5)
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return
-                except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
-                    pass
-                if self.process.poll() is not None:
-                    raise EmbeddedRedisError(f"redis-server (TLS) exited with {self.process.returncode}, "
-                                             f"see {self.path('redis.log')}")
-                if time.monotonic() > deadline:
-                    raise EmbeddedRedisError(f"redis-server (TLS) did not answer on port {self.port}")
-                time.sleep(0.02)
-        finally:
-            client.close()
+        ready = redis.Redis.from_url(self.url(), socket_connect_timeout=0.5)
+        self.process = start_server(self.binary, listen_args, str(self.dir), ready, timeout_s)
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_server(self.process)
         self.process = None
 
     def cleanup(self) -> None:
