@@ -364,7 +364,7 @@ def _targets(results: dict[str, Any], options: Options) -> dict[str, Any]:
 def _meta(options: Options, client: redis.Redis, service_cpu: int | None, load_cpu: int | None,
           redis_pinned: bool) -> dict[str, Any]:
     return {
-        **machine_meta(("aiohttp", "redis", "rq", "httpx", "structlog")),
+        **machine_meta(("aiohttp", "redis", "rq", "urllib3", "structlog")),
         "redis_server": client.info("server")["redis_version"],
         "pinning": {"receiver_and_workers": service_cpu, "simulator_and_generator": load_cpu,
                     "redis": load_cpu if redis_pinned else None},

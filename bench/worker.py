@@ -424,7 +424,7 @@ def _targets(results: dict[str, Any], options: Options) -> dict[str, Any]:
 def _meta(options: Options, client: redis.Redis, worker_cpu: int | None, load_cpu: int | None,
           redis_pinned: bool) -> dict[str, Any]:
     return {
-        **machine_meta(("rq", "redis", "httpx", "aiohttp", "structlog", "prometheus-client")),
+        **machine_meta(("rq", "redis", "urllib3", "aiohttp", "structlog", "prometheus-client")),
         "redis_server": client.info("server")["redis_version"],
         "pinning": {"workers": worker_cpu, "simulator": load_cpu, "redis": load_cpu if redis_pinned else None},
         "rounds": options.rounds,

@@ -96,9 +96,9 @@ def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # One line per request from aiohttp's access log or httpx duplicates our summary
+    # One line per request from aiohttp's access log or urllib3 duplicates our summary
     # line of the unit of work (and would land in CLI output).
-    for chatty in ("aiohttp.access", "httpx", "httpcore"):
+    for chatty in ("aiohttp.access", "urllib3"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     _configured = True
 

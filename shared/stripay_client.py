@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import urllib3
 
 from shared import metrics
 from shared.order import Order, OrderFormatError
@@ -100,31 +100,48 @@ def parse_orders_response(status: int, body: bytes) -> OrdersPage:
     return OrdersPage(total=total if isinstance(total, int) else len(orders), orders=orders)
 
 
+def _timed_out(err: Exception) -> bool:
+    """A timeout, not a refused or failed connection (urllib3 makes those a kind of timeout too)."""
+    errors = urllib3.exceptions
+    return isinstance(err, errors.TimeoutError) and not isinstance(err, errors.NewConnectionError)
+
+
+# Connections kept per API host when the caller does not size the pool (the CLI: one thread).
+DEFAULT_CONNECTIONS = 4
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 class StripayClient:
-    """Blocking transport with a connection pool, created once per worker process.
+    """Blocking transport with a thread-safe connection pool, created once per worker process.
 
     It holds no merchant key: every call names the key of the merchant the
     order belongs to (:meth:`shared.settings.Settings.api_key_for`).
+
+    urllib3 rather than httpx: the same pooled, keep-alive HTTP/1.1 at well under
+    half the CPU per request, which is what bounds a worker process running many
+    reconciles at once (bench/README.md). No retries here: a failed call raises
+    :class:`ApiUnavailable` and the job's own retry schedule takes over. Every
+    call is bounded by ``timeout_s`` in all (connecting, sending and reading).
     """
 
     def __init__(self, api_url: str, timeout_s: float, max_connections: int | None = None) -> None:
         """``max_connections``: connections kept to the API, one per job thread of the process."""
-        options: dict[str, Any] = {}
-        if max_connections:
-            options["limits"] = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._http = httpx.Client(base_url=api_url, timeout=timeout_s, **options)
+        self._base_url = api_url.rstrip("/")
+        self._http = urllib3.PoolManager(
+            maxsize=max_connections or DEFAULT_CONNECTIONS, timeout=urllib3.Timeout(total=timeout_s), retries=False)
 
     def _post(self, request: ApiRequest) -> tuple[int, bytes]:
         started = time.perf_counter()
         code = "error"
         try:
-            response = self._http.post(request.path, json=request.body)
-            code = str(response.status_code)
-            return response.status_code, response.content
-        except httpx.TimeoutException:
-            code = "timeout"
-            raise ApiUnavailable(f"Stripay {request.path} timed out") from None
-        except httpx.HTTPError as err:
+            response = self._http.request("POST", self._base_url + request.path, headers=JSON_HEADERS,
+                                          body=json.dumps(request.body).encode())
+            code = str(response.status)
+            return response.status, response.data
+        except urllib3.exceptions.HTTPError as err:
+            if _timed_out(err):
+                code = "timeout"
+                raise ApiUnavailable(f"Stripay {request.path} timed out") from None
             code = "connection_error"
             raise ApiUnavailable(f"Stripay {request.path} unreachable: {type(err).__name__}") from None
         finally:
@@ -138,4 +155,4 @@ class StripayClient:
         return parse_orders_response(*self._post(orders_request(key, page, limit)))
 
     def close(self) -> None:
-        self._http.close()
+        self._http.clear()

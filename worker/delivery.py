@@ -16,13 +16,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import urllib3
 
 from shared import metrics
 from shared.logging import get_logger
 from worker.context import WorkerContext
 
 log = get_logger("worker.delivery")
+
+# The forwarding target's connections, kept alive between deliveries (thread-safe). No retries or
+# redirects here: a failure raises and RQ's retry schedule takes over.
+_forwarding = urllib3.PoolManager(retries=False)
 
 
 class DeliveryFailed(Exception):
@@ -66,13 +70,14 @@ def deliver(ctx: WorkerContext, order_id: int, event_id: str) -> dict[str, Any]:
         body = json.dumps(event, separators=(",", ":")).encode()
         headers = standard_webhook_headers(settings.forward_secret or "", event_id, body, int(time.time()))
         try:
-            response = httpx.post(settings.forward_url, content=body, headers=headers, timeout=settings.api_timeout_s)
-        except httpx.HTTPError as err:
+            response = _forwarding.request("POST", settings.forward_url, body=body, headers=headers,
+                                           timeout=urllib3.Timeout(total=settings.api_timeout_s))
+        except urllib3.exceptions.HTTPError as err:
             metrics.deliveries_total.labels(target="forward", result="error").inc()
             raise DeliveryFailed(f"forward to {settings.forward_url} failed: {type(err).__name__}") from None
-        if not 200 <= response.status_code < 300:
+        if not 200 <= response.status < 300:
             metrics.deliveries_total.labels(target="forward", result="error").inc()
-            raise DeliveryFailed(f"forward answered HTTP {response.status_code}")
+            raise DeliveryFailed(f"forward answered HTTP {response.status}")
         metrics.deliveries_total.labels(target="forward", result="ok").inc()
         delivered.append("forward")
     if settings.handler:

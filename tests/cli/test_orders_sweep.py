@@ -70,7 +70,7 @@ def test_stripay_unreachable_is_one_line_and_exit_1(ctx, worker_settings) -> Non
     env = env_for(worker_settings, STRIPAY_API_URL=f"http://127.0.0.1:{free_port()}")
     result = invoke(env, "orders", "sweep", "--since", "1h")
     assert result.exit_code == 1
-    assert result.stderr == "stripay-hooks: Stripay unreachable: Stripay /v1/orders unreachable: ConnectError\n"
+    assert result.stderr == "stripay-hooks: Stripay unreachable: Stripay /v1/orders unreachable: NewConnectionError\n"
 
 
 def test_stripay_5xx_is_one_line_and_exit_1(ctx, sim, cli_env) -> None:

@@ -25,7 +25,7 @@ def test_http_client_request_lines_are_not_logged(capsys) -> None:
     import logging
 
     configure_logging(json_lines=True)
-    logging.getLogger("httpx").info("HTTP Request: POST http://127.0.0.1/v1/order")
+    logging.getLogger("urllib3.connectionpool").info("HTTP Request: POST http://127.0.0.1/v1/order")
     assert "HTTP Request" not in capsys.readouterr().err
 
 
