@@ -2,6 +2,7 @@
 
     python bench/end_to_end.py            # 6 rates x 10 s, about 3 minutes
     python bench/end_to_end.py --quick    # 6 rates x 3 s, about 1.5 minutes
+    python bench/end_to_end.py --rates 100,200 --spread   # nothing pinned: all processes share all cores
 
 Real processes, all on 127.0.0.1: Redis (``EmbeddedRedis``: AOF,
 ``appendfsync always``), the receiver (``python -m cli receiver``), a worker
@@ -11,7 +12,9 @@ simulator holds completed orders whose own notifications are dropped; an
 open-loop generator sends each order's signed notification to the receiver on
 a fixed schedule. Latency runs from a notification's *scheduled* send time to
 the ``applied_at`` of its transition in the ``stripay:transitions`` stream,
-read after the run. Also the receiver's ack latency, and Redis memory per
+read after the run. By default the receiver and the workers share one core
+and Redis, the simulator and the generator the other; ``--spread`` pins
+nothing, as on a real host. Also the receiver's ack latency, and Redis memory per
 remembered event and per stored order. Prints tables and writes the figures
 to ``bench/results/end_to_end.json``; ``main(argv)`` returns them. See
 bench/README.md for what each figure means.
@@ -95,6 +98,7 @@ class Options:
     sized_rate: float
     output: Path | None
     threads: int = 1  # jobs at once per worker process (`--threads`)
+    spread: bool = False  # no pinning: every process on any core, as on a real 2-core host
 
 
 @dataclass
@@ -154,10 +158,11 @@ def _worker_states(client: redis.Redis) -> list[bytes | None]:
     return [client.hget(name, "state") for name in names]  # type: ignore[misc]
 
 
-def _cpu(stack: Stack, pool_pid: int, workers: list[int]) -> tuple[float, float, float]:
-    """CPU seconds so far of the receiver, of the pool (its monitor and its workers), and busy time of their core."""
+def _cpu(stack: Stack, pool_pid: int, workers: list[int]) -> tuple[float, float, float, float]:
+    """CPU seconds so far of the receiver, of the pool (its monitor and its workers), busy time of their core
+    and of every core."""
     return (cpu_seconds(stack.receiver_pid), sum(cpu_seconds(pid) for pid in [pool_pid, *workers]),
-            core_busy_seconds(stack.service_cpu))
+            core_busy_seconds(stack.service_cpu), sum(core_busy_seconds(cpu) for cpu in usable_cpus()))
 
 
 def _iso_seconds(value: bytes) -> float:
@@ -218,7 +223,7 @@ def run_rate(stack: Stack, options: Options, rate: float, processes: int, pinned
         applied_at.append(at)
         latencies.append(at - (start_wall + i / rate))
     applied_span = (max(applied_at) - start_wall) if applied_at else math.nan
-    receiver_s, workers_s, core_s = (a - b for a, b in zip(cpu_after, cpu_before))
+    receiver_s, workers_s, core_s, machine_s = (a - b for a, b in zip(cpu_after, cpu_before))
     elapsed_s = load.seconds + drained_s
     figures = {
         "offered_rate": rate,
@@ -239,9 +244,11 @@ def run_rate(stack: Stack, options: Options, rate: float, processes: int, pinned
         "receiver_cpu_us_per_notification": round(receiver_s / max(count, 1) * 1e6, 1),
         "worker_cpu_us_per_transition": round(workers_s / max(len(latencies), 1) * 1e6, 1),
         "workers_pinned": pinned and stack.service_cpu is not None,
-        "service_core_busy": round(core_s / elapsed_s, 3) if pinned else None,
+        "service_core_busy": round(core_s / elapsed_s, 3) if pinned and stack.service_cpu is not None else None,
         # Anything but the receiver and the workers on their core (other processes, kernel): noise.
-        "service_core_busy_other": round(max(0.0, core_s - receiver_s - workers_s) / elapsed_s, 3) if pinned else None,
+        "service_core_busy_other": round(max(0.0, core_s - receiver_s - workers_s) / elapsed_s, 3)
+        if pinned and stack.service_cpu is not None else None,
+        "machine_busy": round(machine_s / elapsed_s / max(len(usable_cpus()), 1), 3),
         "memory": memory,
     }
     return figures
@@ -277,7 +284,7 @@ def _run(options: Options) -> dict[str, Any]:
     from simulator.notifier import notification_payload
 
     cpus = usable_cpus()
-    service_cpu, load_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
+    service_cpu, load_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 and not options.spread else (None, None)
     rates = list(options.rates)
     orders_needed = int(max(rates + [options.sized_rate if options.sized_processes else 0]) * options.duration_s)
     results: dict[str, Any] = {}
@@ -289,8 +296,9 @@ def _run(options: Options) -> dict[str, Any]:
         sim = es.enter_context(SimulatorProcess(load_cpu))
         sim.set_latency(ORDER_ENDPOINT, options.latency_ms / 1000)
         receiver_port, receiver_pid = es.enter_context(_receiver(embedded.url, sim.url, service_cpu))
-        print(f"receiver and workers on cpu {service_cpu}; Redis, simulator and load generator on cpu {load_cpu}; "
-              f"/v1/order answers after {options.latency_ms:g} ms; {LOGGING_NOTE}", flush=True)
+        placement = ("every process on any core" if service_cpu is None else
+                     f"receiver and workers on cpu {service_cpu}; Redis, simulator and load generator on cpu {load_cpu}")
+        print(f"{placement}; /v1/order answers after {options.latency_ms:g} ms; {LOGGING_NOTE}", flush=True)
         print(f"creating {orders_needed:,} completed orders in the simulator (their notifications dropped)", flush=True)
         notify_url = f"http://{HOST}:{receiver_port}{NOTIFY_PATH}"
         orders = sim.create_orders(orders_needed, status="completed", notifyUrl=notify_url)
@@ -366,6 +374,7 @@ def _meta(options: Options, client: redis.Redis, service_cpu: int | None, load_c
     return {
         **machine_meta(("aiohttp", "redis", "rq", "urllib3", "structlog")),
         "redis_server": client.info("server")["redis_version"],
+        "spread": options.spread,
         "pinning": {"receiver_and_workers": service_cpu, "simulator_and_generator": load_cpu,
                     "redis": load_cpu if redis_pinned else None},
         "duration_s": options.duration_s,
@@ -392,12 +401,12 @@ def _print(results: dict[str, Any]) -> None:
                 f"waiting up to {meta['drain_s']:g} s after the last send",
                 ("offered/s", "processes x threads", "applied", "applied/s", "p50 ms", "p99 ms", "ack p50 ms", "ack p99 ms",
                  "backlog at end", "worker CPU us/transition", "generator lag p99 ms", "service core busy",
-                 "others on it"),
+                 "others on it", "machine busy"),
                 [(f"{r['offered_rate']:g}", f"{r['processes']} x {r.get('threads', 1)}", f"{r['applied_fraction']:.0%}", r["applied_per_s"] or "-",
                   _cell_ms(r["notify_to_transition"]["p50_ms"]), _cell_ms(r["notify_to_transition"]["p99_ms"]),
                   r["ack"]["p50_ms"], r["ack"]["p99_ms"], r["backlog_when_sending_ended"],
                   r["worker_cpu_us_per_transition"], r["generator_lag_p99_ms"], _share(r["service_core_busy"]),
-                  _share(r["service_core_busy_other"])) for r in runs])
+                  _share(r["service_core_busy_other"]), _share(r.get("machine_busy"))) for r in runs])
     cap = results["capacity"]
     if cap["bound_for_pool_per_s"]:
         print("\n  A worker thread runs one job at a time: at most threads/latency = "
@@ -445,6 +454,8 @@ def _parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--threads", type=int, default=16, help="jobs at once per worker process, default 16")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="injected /v1/order latency, default 50")
     parser.add_argument("--connections", type=int, default=32, help="generator connections, default 32")
+    parser.add_argument("--spread", action="store_true",
+                        help="pin nothing: receiver, workers, Redis, simulator and generator share every core")
     parser.add_argument("--sized-processes", type=int, default=0,
                         help="one more run at --sized-rate with this many single-threaded worker processes, allowed "
                              "on every core (0: none), default 0")
@@ -461,7 +472,8 @@ def _parse(argv: Sequence[str]) -> Options:
     if max(rates) * args.duration > 50_000:
         parser.error("at most 50,000 notifications per rate")
     return Options(rates, args.duration, args.drain, args.processes, args.latency_ms, args.connections,
-                   args.sized_processes, args.sized_rate, None if args.output == "-" else Path(args.output), args.threads)
+                   args.sized_processes, args.sized_rate, None if args.output == "-" else Path(args.output), args.threads,
+                   args.spread)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
