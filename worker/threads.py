@@ -5,8 +5,9 @@ runs ``threads`` jobs at once. Each thread is a full RQ worker of its own
 (registered, with its own started-registry entry and lease per job), so a
 crash loses no more than with separate processes. The main thread alone
 handles signals, RQ's housekeeping, the recovery pass and RQ's scheduler
-(ticked here every second rather than in a forked process). Job timeouts use
-RQ's ``TimerDeathPenalty`` (its signal-based one works in the main thread only).
+(ticked here every second rather than in a forked process). Job timeouts are
+raised in the job's thread by the process's watchdog thread
+(:mod:`worker.watchdog`; RQ's signal-based timeout works in the main thread only).
 
 SIGTERM or SIGINT: every thread finishes the job in hand and takes no new
 one; a second signal (2 s or more after the first) exits at once (the leases of the jobs in hand then run
@@ -27,7 +28,6 @@ from rq.exceptions import DequeueTimeout
 from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
-from rq.timeouts import TimerDeathPenalty
 from rq.worker import WorkerStatus
 
 from shared.jobs import QUEUE_NAME
@@ -35,6 +35,7 @@ from shared.logging import get_logger
 from shared.settings import Settings
 from worker.pool import MAINTENANCE_INTERVAL_S, StripayWorker, housekeeping
 from worker.recovery import JobLeases, Recovery
+from worker.watchdog import WatchdogDeathPenalty
 
 log = get_logger("worker.threads")
 
@@ -49,7 +50,7 @@ SECOND_SIGNAL_AFTER_S = 2.0  # a stop signal this long after the first one: exit
 class ThreadWorker(StripayWorker):
     """One RQ worker run by a thread: no signal handlers, no pubsub, no periodic work of its own."""
 
-    death_penalty_class = TimerDeathPenalty
+    death_penalty_class = WatchdogDeathPenalty
 
     @property
     def dequeue_timeout(self) -> int:
