@@ -42,15 +42,29 @@ log = get_logger("worker.threads")
 # A thread waits on the queue this long at a time: the main thread does the periodic work, so
 # this only bounds how long a stop waits for an idle thread, and sets the idle Redis traffic.
 THREAD_DEQUEUE_TIMEOUT_S = 5
+# A thread renews its worker key (TTL WORKER_TTL_S + 60 s) before taking a job only when its last
+# renewal is this old: a busy thread renews it with every job's start, an idle one every other wait.
+HEARTBEAT_EVERY_S = 10.0
 TICK_S = 1.0  # the main thread's period: the scheduler's, as RQ's own scheduler process
-RESTART_DELAY_S = 1.0
-SECOND_SIGNAL_AFTER_S = 2.0  # a stop signal this long after the first one: exit at once  # before a thread that ended on an error is started again
+RESTART_DELAY_S = 1.0  # before a thread that ended on an error is started again
+SECOND_SIGNAL_AFTER_S = 2.0  # a stop signal this long after the first one: exit at once
 
 
 class ThreadWorker(StripayWorker):
     """One RQ worker run by a thread: no signal handlers, no pubsub, no periodic work of its own."""
 
     death_penalty_class = WatchdogDeathPenalty
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._next_heartbeat = 0.0  # monotonic
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's, never shortening the worker key's life below ``worker_ttl + 60`` s. RQ renews it as a
+        job starts for the job's heartbeat TTL, here the lease's 8 s, and then again before the
+        next take; :meth:`_take` now renews it only every ``HEARTBEAT_EVERY_S``."""
+        super().heartbeat(max(timeout or 0, self.worker_ttl + 60), pipeline)
+        self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY_S
 
     @property
     def dequeue_timeout(self) -> int:
@@ -87,7 +101,7 @@ class ThreadWorker(StripayWorker):
                         if burst:
                             break
                         continue
-                    self.execute_job(*taken)  # its start renewed the worker's key; _take renews it again
+                    self.execute_job(*taken)  # its start renewed the worker's key
                     backoff_s = 1.0
                 except redis.exceptions.RedisError as err:
                     log.warning("worker_thread_redis_error", worker=self.name, error=type(err).__name__)
@@ -100,7 +114,8 @@ class ThreadWorker(StripayWorker):
                 pass  # the worker key expires by itself
 
     def _take(self, burst: bool) -> tuple[Job, Queue] | None:
-        self.heartbeat()
+        if time.monotonic() >= self._next_heartbeat:
+            self.heartbeat()
         try:
             taken = self.queue_class.dequeue_any(
                 self._ordered_queues, None if burst else self.dequeue_timeout, connection=self.connection,

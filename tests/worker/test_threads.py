@@ -16,6 +16,9 @@ from shared.notification_enqueuer import NotificationEnqueuer
 from shared.order_store import OrderStore
 from tests.support.worker import rq_queue, spawn_worker
 from tests.worker.test_faults import WAIT_S, notification_for, wait_until
+from worker.pool import WORKER_TTL_S
+from worker.recovery import JobLeases
+from worker.threads import ThreadWorker
 
 
 def _running(client) -> set[str]:
@@ -86,3 +89,25 @@ def test_threads_of_two_processes_apply_each_order_once(ctx, sim, worker_setting
     assert [store.get(p["id"]).status for p in payloads] == ["completed"] * len(payloads)
     assert [len(store.get(p["id"]).history) for p in payloads] == [1] * len(payloads)
     assert ctx.redis.xlen("stripay:transitions") == len(payloads)
+
+
+def test_a_busy_thread_renews_its_worker_key_as_each_job_starts_not_before_each_take(ctx, sim) -> None:
+    events = NotificationEnqueuer(ctx.redis, ctx.settings)
+    for _ in range(3):
+        events.enqueue(notification_for(sim), time.time())
+    ttls_after_job: list[int] = []
+    renewals_of_their_own: list[int | None] = []  # heartbeats in a round trip of their own
+
+    class Probe(ThreadWorker):
+        def heartbeat(self, timeout=None, pipeline=None) -> None:
+            if pipeline is None:
+                renewals_of_their_own.append(timeout)
+            super().heartbeat(timeout, pipeline)
+
+        def execute_job(self, job, queue) -> None:
+            super().execute_job(job, queue)
+            ttls_after_job.append(ctx.redis.ttl(self.key))
+
+    Probe([QUEUE_NAME], connection=ctx.redis, leases=JobLeases(ctx.redis, renew_in_thread=False)).run(burst=True)
+    assert len(ttls_after_job) == 3 and min(ttls_after_job) > WORKER_TTL_S + 60 - 5  # not the job's lease
+    assert renewals_of_their_own == [None]  # before the first take only
