@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rq import Queue, SimpleWorker, worker_registration
-from rq.exceptions import DeserializationError
+from rq import Queue, worker_registration
 from rq.job import Job, JobStatus
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
@@ -15,6 +14,7 @@ from rq.worker_pool import WorkerData, WorkerPool
 
 from shared import metrics
 from shared.logging import get_logger
+from worker.bookkeeping import LeanBookkeeping
 from worker.job_guard import JobRefused, refusal_reason, shown_name
 from worker.recovery import LEASE_S, PASS_EVERY_S, JobLeases, Recovery
 
@@ -27,9 +27,10 @@ MAINTENANCE_INTERVAL_S = 60
 WORKER_TTL_S = 20
 
 
-class StripayWorker(SimpleWorker):
-    """RQ's in-process worker (no fork per job: metrics and HTTP pools live on), with
-    prompt recovery of crashed workers' jobs (:mod:`worker.recovery`):
+class StripayWorker(LeanBookkeeping):
+    """RQ's in-process worker (no fork per job: metrics and HTTP pools live on; a job's start and
+    end written in one transaction each, :mod:`worker.bookkeeping`), with prompt recovery of
+    crashed workers' jobs (:mod:`worker.recovery`):
 
     * an idle worker waits on the queue for ``PASS_EVERY_S`` at a time (RQ: ``worker_ttl - 15``,
       405 s by default), so a recovery pass and RQ's scheduler check run while the queue is quiet;
@@ -81,10 +82,7 @@ class StripayWorker(SimpleWorker):
             func = "?"
         log.warning("job_refused", job_id=job.id, func=func, reason=reason)
         metrics.jobs_refused_total.inc()
-        try:
-            self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
-        except DeserializationError:
-            pass  # only RQ's process title wants the function name; the bookkeeping is written
+        # Its start is written (prepare_execution, worker.bookkeeping): it fails as a job that ran.
         job.retries_left = 0
         job.webhooks = []
         job._status = JobStatus.FAILED
@@ -104,7 +102,8 @@ class StripayWorker(SimpleWorker):
             self.perform_job(job, queue)
         finally:
             self.leases.release(execution.composite_key)
-        self.set_state(WorkerStatus.IDLE)
+        if self.get_state() != WorkerStatus.IDLE:  # a success wrote it with the job's bookkeeping
+            self.set_state(WorkerStatus.IDLE)
 
     # --- maintenance: the recovery pass often, RQ's housekeeping every MAINTENANCE_INTERVAL_S
 
