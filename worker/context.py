@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 
 import redis
+import urllib3
 
 from shared.order_store import OrderStore
 from shared.redis_client import sync_client
@@ -21,6 +22,9 @@ class WorkerContext:
     stripay: StripayClient
     store: OrderStore
     pid: int
+    # The forwarding target's connections (worker.delivery), kept alive between deliveries. No
+    # retries or redirects: a failure raises and RQ's retry schedule takes over.
+    forwarding: urllib3.PoolManager
 
     @classmethod
     def create(cls, settings: Settings, client: redis.Redis | None = None,
@@ -36,6 +40,7 @@ class WorkerContext:
             stripay=StripayClient(settings.api_url, settings.api_timeout_s, max_connections=http_connections),
             store=OrderStore(client),
             pid=os.getpid(),
+            forwarding=urllib3.PoolManager(retries=False),
         )
 
     def warm_up(self) -> None:
@@ -44,6 +49,7 @@ class WorkerContext:
 
     def close(self) -> None:
         self.stripay.close()
+        self.forwarding.clear()
         self.redis.close()
 
 

@@ -24,10 +24,6 @@ from worker.context import WorkerContext
 
 log = get_logger("worker.delivery")
 
-# The forwarding target's connections, kept alive between deliveries (thread-safe). No retries or
-# redirects here: a failure raises and RQ's retry schedule takes over.
-_forwarding = urllib3.PoolManager(retries=False)
-
 
 class DeliveryFailed(Exception):
     pass
@@ -70,8 +66,8 @@ def deliver(ctx: WorkerContext, order_id: int, event_id: str) -> dict[str, Any]:
         body = json.dumps(event, separators=(",", ":")).encode()
         headers = standard_webhook_headers(settings.forward_secret or "", event_id, body, int(time.time()))
         try:
-            response = _forwarding.request("POST", settings.forward_url, body=body, headers=headers,
-                                           timeout=urllib3.Timeout(total=settings.api_timeout_s))
+            response = ctx.forwarding.request("POST", settings.forward_url, body=body, headers=headers,
+                                              timeout=urllib3.Timeout(total=settings.api_timeout_s))
         except urllib3.exceptions.HTTPError as err:
             metrics.deliveries_total.labels(target="forward", result="error").inc()
             raise DeliveryFailed(f"forward to {settings.forward_url} failed: {type(err).__name__}") from None
